@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m cnnlab demo
+	$(PY) -m cnnlab data preview --data digits --out runs/demo/preview.png
 
 test: $(STAMP)
 	$(PY) -m pytest

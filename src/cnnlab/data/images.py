@@ -43,7 +43,9 @@ def open_image_header(data: bytes, path: str | Path, max_pixels: int = MAX_IMAGE
     except Image.DecompressionBombError:
         raise ImageLoadError(path, f"declared size is over the limit of {max_pixels:,} pixels "
                                    "(a decompression bomb?); resize the image or raise max_pixels") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except UnidentifiedImageError:
+        raise ImageLoadError(path, f"not a readable image (unknown format; the file starts with {data[:8]!r})") from None
+    except (OSError, ValueError, SyntaxError) as e:
         raise ImageLoadError(path, f"not a readable image ({type(e).__name__}: {e})") from None
     w, h = img.size
     if w * h > max_pixels:

@@ -1,0 +1,124 @@
+import pytest
+import torch
+
+from cnnlab.data import DataConfig, load_data, resolve_augment, stratified_split
+from cnnlab.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_data("digits")
+
+
+def test_digits_splits_cover_every_image_once(digits):
+    assert digits.class_names == [str(i) for i in range(10)]
+    assert (digits.channels, digits.input_size) == (1, (8, 8))
+    assert len(digits.train) + len(digits.val) + len(digits.test) == 1797
+    assert digits.train.images.dtype == torch.uint8 and digits.train.images.max() == 255
+    # stratified: every class in every split, in about the 80/10/10 proportion
+    for split in ("train", "val", "test"):
+        assert min(digits.class_counts(split)) > 0
+    assert 0.78 < len(digits.train) / 1797 < 0.82
+
+
+def test_same_seed_same_split_other_seed_other_split(digits):
+    again = load_data("digits")
+    other = load_data("digits", seed=1)
+    assert torch.equal(digits.test.images, again.test.images)
+    assert not torch.equal(digits.test.images, other.test.images)
+
+
+def test_normalisation_from_training_statistics(digits):
+    x, _ = next(iter(digits.loader("train", len(digits.train), shuffle=False)))
+    assert abs(float(x.mean())) < 1e-3 and abs(float(x.std()) - 1) < 1e-2
+
+
+def test_named_normalisation_and_resize_and_channels():
+    d = load_data("digits", normalize="half", image_size=16, channels=3, limit=50)
+    assert d.preprocessing.mean == (0.5, 0.5, 0.5) and d.input_size == (16, 16)
+    x, _ = next(iter(d.loader("train", 50)))
+    assert x.shape == (50, 3, 16, 16) and x.min() >= -1 and x.max() <= 1
+
+
+def test_classes_filter_relabels_in_given_order(digits):
+    d = load_data("digits", classes=["7", "3"])
+    assert d.class_names == ["7", "3"]
+    assert set(d.train.labels.tolist()) == {0, 1}
+    sevens = digits.train.images[digits.train.labels == 7]
+    assert any(torch.equal(sevens[0], im) for im in d.train.images[d.train.labels == 0])
+
+
+def test_per_class_and_limit_caps(digits):
+    d = load_data("digits", per_class=5)
+    assert d.class_counts("train") == [5] * 10
+    d = load_data("digits", limit=40)
+    assert len(d.train) == 40 and len(d.val) <= 40
+
+
+def test_loader_is_deterministic_per_epoch_and_differs_between_epochs(digits):
+    aug = resolve_augment("light")
+    a, b = digits.loader("train", 32, augment=aug), digits.loader("train", 32, augment=aug)
+    a.set_epoch(2)
+    b.set_epoch(2)
+    xa, ya = next(iter(a))
+    xb, yb = next(iter(b))
+    assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    b.set_epoch(3)
+    assert not torch.equal(next(iter(b))[1], ya)
+
+
+def test_loader_shards_cover_the_split_for_data_parallel(digits):
+    seen = []
+    for rank in range(2):
+        ld = digits.loader("val", 10, rank=rank, world_size=2, shuffle=False)
+        ys = torch.cat([y for _, y in ld])
+        assert len(ld) == len(list(ld))
+        seen.append(ys)
+    assert len(seen[0]) == len(seen[1])  # every rank the same number of samples
+    assert sorted(torch.cat(seen).tolist())[: len(digits.val)] != []
+    assert torch.bincount(torch.cat(seen), minlength=10).sum() >= len(digits.val)
+
+
+def test_stratified_split_keeps_proportions():
+    labels = torch.tensor([0] * 90 + [1] * 10)
+    tr, va, te = stratified_split(labels, [0.8, 0.1, 0.1], seed=0)
+    assert len(tr) + len(va) + len(te) == 100
+    assert labels[va].tolist().count(1) == 1 and labels[te].tolist().count(1) == 1
+    assert not set(tr.tolist()) & set(va.tolist())
+
+
+def test_bad_options_name_the_field():
+    with pytest.raises(ConfigError, match="unknown option.*'imgsize'"):
+        load_data("digits", imgsize=28)
+    with pytest.raises(ConfigError, match="data.split"):
+        DataConfig(split=(0.5, 0.2, 0.2))
+    with pytest.raises(ConfigError, match="data.limit"):
+        DataConfig(limit=0)
+    with pytest.raises(ConfigError, match=r"data.classes: \['x'\] not in digits"):
+        load_data("digits", classes=["x", "1"])
+    with pytest.raises(DataError, match="not a built-in data set"):
+        load_data("no-such-thing")
+
+
+def test_missing_builtin_files_are_listed_with_where_to_put_them(tmp_path):
+    with pytest.raises(DataError) as e:
+        load_data("mnist", data_root=tmp_path)
+    msg = str(e.value)
+    assert str(tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte") in msg
+    assert "t10k-labels-idx1-ubyte" in msg and "--download" in msg
+    with pytest.raises(DataError, match="data_batch_1"):
+        load_data("cifar10", data_root=tmp_path)
+
+
+def test_data_root_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNLAB_DATA", str(tmp_path))
+    with pytest.raises(DataError, match=str(tmp_path)):
+        load_data("fashion-mnist")
+
+
+def test_real_mnist(mnist_root):
+    d = load_data("mnist", data_root=mnist_root)
+    assert (len(d.train) + len(d.val), len(d.test)) == (60000, 10000)
+    assert d.train.images.shape[1:] == (1, 28, 28)
+    assert abs(d.preprocessing.mean[0] - 0.1307) < 0.002  # the well-known MNIST mean
+    assert d.test.labels[:5].tolist() == [7, 2, 1, 0, 4]  # the first test digits
