@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     except CnnlabError as e:
         err_console.print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False)
         sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
 
 
 @app.command()
@@ -188,3 +191,124 @@ def data_split_cmd(
                           parse_names(classes))
     for split, per in counts.items():
         console.print(f"{dst / split}: " + ", ".join(f"{c} {n}" for c, n in per.items()))
+
+
+# --- cnnlab train / lr-find -------------------------------------------------------------------
+
+def _model_kwargs(items: list[str] | None) -> dict | None:
+    """--model-arg key=value (repeatable); values are read as YAML scalars (numbers, true, text)."""
+    if not items:
+        return None
+    import yaml
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise CnnlabError(f"--model-arg: {item!r} (expected key=value, e.g. dropout=0.5)")
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def _train_settings(**options) -> dict:
+    """The training options given on the command line (unset ones are left to the config)."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+@app.command()
+def train(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (a recipe or a run's config.yaml)"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue runs/NAME from its last checkpoint"),
+    data: Optional[str] = DataArg, data_root: Optional[Path] = DataRootArg, download: bool = DownloadArg,
+    image_size: Optional[str] = ImageSizeArg, channels: Optional[int] = ChannelsArg,
+    normalize: Optional[str] = NormalizeArg, limit: Optional[int] = LimitArg, classes: Optional[str] = ClassesArg,
+    per_class: Optional[int] = PerClassArg,
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Registry name (see `cnnlab models`) [default: mnist-tiny]"),
+    model_arg: Optional[list[str]] = typer.Option(None, "--model-arg", help="Model option key=value (repeatable)"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", "-e", help="[default: 10]"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b", help="[default: 64]"),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate [default: 1e-3]"),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="sgd, adam, adamw or rmsprop [default: adam]"),
+    momentum: Optional[float] = typer.Option(None, "--momentum", help="SGD momentum [default: 0.9]"),
+    nesterov: Optional[bool] = typer.Option(None, "--nesterov/--no-nesterov", help="Nesterov momentum (SGD)"),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="L2 term [default: 0]"),
+    dropout: Optional[float] = typer.Option(None, "--dropout", help="Rate of every Dropout layer of the model"),
+    label_smoothing: Optional[float] = typer.Option(None, "--label-smoothing", help="[default: 0]"),
+    augment: Optional[str] = typer.Option(None, "--augment", help="none, mnist-tutorial, keras-ch5, imagenet, light"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="none, step, cosine, onecycle, plateau"),
+    step_size: Optional[int] = typer.Option(None, "--step-size", help="StepLR: epochs per decay [default: 10]"),
+    gamma: Optional[float] = typer.Option(None, "--gamma", help="StepLR/plateau decay factor [default: 0.1]"),
+    warmup_epochs: Optional[float] = typer.Option(None, "--warmup-epochs", help="Linear warmup length"),
+    grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help="Clip gradients to this max norm"),
+    accumulate: Optional[int] = typer.Option(None, "--accumulate", help="Batches per optimizer step"),
+    monitor: Optional[str] = typer.Option(None, "--monitor", help="val_loss or val_acc [default: val_loss]"),
+    patience: Optional[int] = typer.Option(None, "--patience", help="Early stopping patience (epochs)"),
+    min_delta: Optional[float] = typer.Option(None, "--min-delta", help="Smallest improvement that counts"),
+    class_weights: Optional[str] = typer.Option(None, "--class-weights", help="auto (inverse frequency)"),
+    weights: Optional[str] = typer.Option(None, "--weights", help="imagenet, a weights file, or a run folder"),
+    transfer: Optional[str] = typer.Option(None, "--transfer", help="extract-cached, extract or finetune"),
+    unfreeze: Optional[str] = typer.Option(None, "--unfreeze", help="finetune: top N blocks, or all"),
+    head: Optional[str] = typer.Option(None, "--head", help="Hidden sizes of the new head, e.g. 512,256"),
+    head_dropout: Optional[float] = typer.Option(None, "--head-dropout", help="Dropout in the new head"),
+    head_epochs: Optional[int] = typer.Option(None, "--head-epochs", help="finetune: epochs of head-only training first"),
+    finetune_lr: Optional[float] = typer.Option(None, "--finetune-lr", help="finetune: learning rate after unfreezing"),
+    seed: Optional[int] = SeedArg,
+    split_seed: Optional[int] = typer.Option(None, "--split-seed", help="Seed of the train/val/test split [default: 0]"),
+    name: Optional[str] = typer.Option(None, "--name", help="Run folder name [default: exp, exp2, ...]"),
+    project: Optional[str] = typer.Option(None, "--project", help="Folder of run folders [default: runs]"),
+    accelerator: Optional[str] = typer.Option(None, "--accelerator", help="auto, cpu, cuda, mps"),
+    devices: Optional[int] = typer.Option(None, "--devices", help="Devices (processes) per node"),
+    num_nodes: Optional[int] = typer.Option(None, "--num-nodes", help="Nodes (with torchrun)"),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="auto, ddp, ddp_spawn"),
+    precision: Optional[str] = typer.Option(None, "--precision", help="32, bf16-mixed, 16-mixed"),
+    channels_last: Optional[bool] = typer.Option(None, "--channels-last/--no-channels-last"),
+    compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the model"),
+    num_workers: Optional[int] = typer.Option(None, "--num-workers", help="Decoding workers for streamed folders"),
+    tensorboard: Optional[bool] = typer.Option(None, "--tensorboard/--no-tensorboard", help="Write TensorBoard events"),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="At most this many batches per epoch"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
+) -> None:
+    """Train a model; writes runs/NAME with config, history, checkpoints, curves and metrics."""
+    from cnnlab.train import fit
+
+    settings = _train_settings(
+        model=model, model_kwargs=_model_kwargs(model_arg), epochs=epochs, batch_size=batch_size, lr=lr,
+        optimizer=optimizer, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, dropout=dropout,
+        label_smoothing=label_smoothing, augment=augment, scheduler=scheduler, step_size=step_size, gamma=gamma,
+        warmup_epochs=warmup_epochs, grad_clip=grad_clip, accumulate=accumulate, monitor=monitor,
+        patience=patience, min_delta=min_delta, class_weights=class_weights, weights=weights, transfer=transfer,
+        unfreeze=unfreeze, head=parse_ints(head, "--head"), head_dropout=head_dropout, head_epochs=head_epochs,
+        finetune_lr=finetune_lr, seed=seed, split_seed=split_seed, name=name, project=project,
+        accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy, precision=precision,
+        channels_last=channels_last, compile=compile, num_workers=num_workers, tensorboard=tensorboard,
+        max_steps=max_steps,
+        **data_options(data, data_root, download, image_size, channels, normalize, limit, classes, per_class))
+    if resume is not None:
+        fit(resume=resume, quiet=quiet, **settings)
+    else:
+        fit(config, quiet=quiet, **settings)
+
+
+@app.command("lr-find")
+def lr_find_cmd(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config"),
+    data: Optional[str] = DataArg, data_root: Optional[Path] = DataRootArg, image_size: Optional[str] = ImageSizeArg,
+    limit: Optional[int] = LimitArg,
+    model: Optional[str] = typer.Option(None, "--model", "-m"),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", "-b"),
+    augment: Optional[str] = typer.Option(None, "--augment"),
+    start_lr: float = typer.Option(1e-7, "--start-lr"), end_lr: float = typer.Option(10.0, "--end-lr"),
+    steps: int = typer.Option(100, "--steps", help="Batches in the sweep"),
+    out: Path = typer.Option(Path("runs/lr_find.png"), "--out", "-o", help="Plot of loss against learning rate"),
+) -> None:
+    """Sweep the learning rate over a few batches, plot loss against it, and suggest one (fastai)."""
+    from cnnlab.train import load_config, lr_find
+
+    base = load_config(config) if config else None
+    result = lr_find(base, start_lr=start_lr, end_lr=end_lr, steps=steps, out=out,
+                     **_train_settings(model=model, optimizer=optimizer, batch_size=batch_size, augment=augment,
+                                       **data_options(data, data_root, None, image_size, limit=limit)))
+    console.print(f"suggested learning rate: [bold]{result.suggestion:.2e}[/bold] (steepest descent); "
+                  f"minimum loss at {result.min_loss_lr * 10:.2e} → {result.min_loss_lr:.2e} (min/10)")
+    console.print(f"plot: {result.plot}")

@@ -1,0 +1,132 @@
+"""Checkpoints: everything needed to resume a run, or to predict without its config.
+
+A checkpoint is a plain dict of tensors and plain values saved with `torch.save` and loaded with
+`torch.load(weights_only=True)`, so a file carrying a malicious pickle is refused instead of
+running code. Writes are atomic (temporary file + rename): a crash during a save leaves the
+previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnlab.atomic import atomic_write
+from cnnlab.data.transforms import Preprocessing
+from cnnlab.errors import CheckpointError
+
+FORMAT = "cnnlab-checkpoint"
+VERSION = 1
+CHECKPOINT_NAMES = ("best.pt", "last.pt")
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
+    """Save a checkpoint dict atomically (the previous file survives any failure)."""
+    state = {"format": FORMAT, "version": VERSION, **state}
+
+    def write(f):
+        torch.save(state, f)
+
+    return atomic_write(path, write)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely; a run folder means its best.pt (else last.pt).
+
+    Refuses files that are not cnnlab checkpoints or that hold arbitrary pickled objects.
+    """
+    path = resolve_checkpoint_path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f"{path}: refused to load: the file holds pickled objects other than tensors and "
+                              f"plain values, which could run code ({str(e).splitlines()[0]}). "
+                              "Only load checkpoints you trust, and only cnnlab's own format.") from None
+    except (RuntimeError, OSError, EOFError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a cnnlab checkpoint (no 'format: {FORMAT}' entry); "
+                              "to start from plain weights use --weights")
+    return state
+
+
+def resolve_checkpoint_path(path: str | Path, prefer: str = "best.pt") -> Path:
+    """A checkpoint file, or a run folder's `prefer` checkpoint (falling back to the other)."""
+    path = Path(path)
+    if path.is_dir():
+        names = [prefer] + [n for n in CHECKPOINT_NAMES if n != prefer]
+        for name in names:
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(f"{path}: no checkpoint in this folder (expected {' or '.join(names)}); "
+                              "is it a cnnlab run folder?")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such run folder or checkpoint file")
+    return path
+
+
+def rng_state() -> dict[str, Any]:
+    """Torch's CPU (and CUDA) random state, as tensors."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    if "torch" in state:
+        torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@dataclass
+class LoadedModel:
+    """A model rebuilt from a checkpoint, with what it needs to predict."""
+
+    model: nn.Module
+    class_names: list[str]
+    preprocessing: Preprocessing
+    architecture: dict[str, Any]
+    checkpoint: dict[str, Any]
+    path: Path
+
+    @property
+    def binary_output(self) -> bool:
+        return bool(getattr(self.model, "binary_output", False))
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the model of a run folder or checkpoint file and load its weights (eval mode)."""
+    from cnnlab.models import build_from_architecture
+
+    ckpt = load_checkpoint(path, map_location)
+    where = resolve_checkpoint_path(path)
+    for key in ("model", "architecture", "class_names", "preprocessing"):
+        if key not in ckpt:
+            raise CheckpointError(f"{where}: checkpoint lacks {key!r}; it cannot predict on its own")
+    model = build_from_architecture(ckpt["architecture"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{where}: weights do not match the architecture {ckpt['architecture'].get('name')!r} "
+                              f"({str(e).splitlines()[0]})") from None
+    n_out = getattr(model, "num_classes", None)
+    if n_out is not None and n_out != len(ckpt["class_names"]) and not getattr(model, "binary_output", False):
+        raise CheckpointError(f"{where}: the model has {n_out} outputs but {len(ckpt['class_names'])} class names")
+    model.eval()
+    return LoadedModel(model, list(ckpt["class_names"]), Preprocessing.from_dict(ckpt["preprocessing"]),
+                       ckpt["architecture"], ckpt, where)
+
+
+def state_dict_bytes(state: dict[str, Any]) -> bytes:
+    """A checkpoint dict serialised in memory (for tests and size reports)."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()

@@ -1,0 +1,389 @@
+"""`fit()`: the training loop, top to bottom.
+
+It reads like the tutorial loop it replaces: build data, model, optimizer and schedule; then
+per epoch `train_one_epoch`, `validate`, check early stopping, save `best` and `last`. Lightning
+Fabric places the model on the device, runs mixed precision, and handles data-parallel training
+(several processes, launched by Fabric itself or by torchrun); the loop stays plain PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnlab.data import DataBundle, load_data
+from cnnlab.data.augment import warn_if_flip_mislabels
+from cnnlab.errors import CnnlabError, ConfigError
+from cnnlab.train.callbacks import MetricMonitor
+from cnnlab.train.checkpoint import load_checkpoint, load_model, rng_state, save_checkpoint, set_rng_state
+from cnnlab.train.config import MONITORS, TrainConfig, config_from_dict, load_config, merge_settings
+from cnnlab.train.losses import inverse_frequency_weights, make_criterion
+from cnnlab.train.model_setup import TrainingModel, build_training_model, resolve_data_config
+from cnnlab.train.optim import LRSchedule, build_optimizer
+from cnnlab.train.progress import TrainLogger
+from cnnlab.train.runs import RunFolder, new_run_dir
+
+
+class NonFiniteLossError(CnnlabError):
+    """The loss became NaN or infinite; the run stopped and its last good checkpoint was kept."""
+
+
+@dataclass
+class TrainResult:
+    """What `fit` returns: the run folder, per-epoch history, best epoch and final metrics."""
+
+    run_dir: Path
+    history: list[dict[str, Any]]
+    best_epoch: int
+    best_value: float
+    metrics: dict[str, Any]
+    stopped_early: bool
+    model: nn.Module
+    class_names: list[str]
+    config: TrainConfig
+    rank_info: list[dict[str, Any]] = field(default_factory=list)
+
+
+def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | None = None,
+        quiet: bool = False, **settings: Any) -> TrainResult:
+    """Train a model and write its run folder; returns a `TrainResult`.
+
+    `config` is a TrainConfig, a YAML file, or None for the defaults; `settings` override any
+    field (data fields such as `data_root` or `image_size` may be given at the top level):
+
+        fit(data="mnist", model="keras-mnist", optimizer="rmsprop", epochs=5, batch_size=64)
+
+    `resume="runs/NAME"` continues that run from its last checkpoint (`epochs` may be raised).
+    """
+    if resume is not None:
+        cfg = _resume_config(resume, settings)
+    elif isinstance(config, (str, Path)):
+        cfg = merge_settings(load_config(config), settings)
+    else:
+        cfg = merge_settings(config, settings)
+    fabric = make_fabric(cfg)
+    if fabric.world_size > 1 and not _launched_externally():
+        # Fabric spawns the other processes (gloo on CPU, NCCL on GPU) and returns rank 0's
+        # result. Tensors cannot outlive the process that shared them, so the workers return
+        # the result without the model, and the weights come back from the run folder.
+        result = fabric.launch(_fit_spawned, cfg, resume, quiet)
+        name = "best.pt" if cfg.restore_best and (result.run_dir / "best.pt").is_file() else "last.pt"
+        result.model = load_model(result.run_dir / name).model
+        return result
+    fabric.launch()
+    return _fit_process(fabric, cfg, resume, quiet)
+
+
+def make_fabric(cfg: TrainConfig):
+    """Lightning Fabric for the configured devices, nodes, strategy and precision."""
+    from lightning.fabric import Fabric
+
+    world = cfg.devices * cfg.num_nodes
+    strategy = cfg.strategy
+    if strategy == "auto" and world > 1 and not _launched_externally():
+        strategy = "ddp_spawn"  # no script to re-run from a notebook or a test: spawn the workers
+    if cfg.precision == "16-mixed" and cfg.accelerator == "cpu":
+        raise ConfigError("precision: '16-mixed' needs a GPU; on the CPU use 'bf16-mixed' or '32'")
+    try:
+        return Fabric(accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
+                      strategy=strategy, precision=cfg.precision)
+    except (ValueError, RuntimeError, TypeError) as e:
+        raise ConfigError(f"devices/precision: {e}") from None
+
+
+def _launched_externally() -> bool:
+    """True under torchrun (or SLURM), which started one process per device already."""
+    return "TORCHELASTIC_RUN_ID" in os.environ or ("LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ)
+
+
+def _resume_config(resume: str | Path, settings: dict[str, Any]) -> TrainConfig:
+    ckpt = load_checkpoint(Path(resume) / "last.pt" if Path(resume).is_dir() else resume)
+    cfg = config_from_dict(ckpt["config"])
+    changeable = {"epochs", "quiet", "num_workers"}
+    fixed = sorted(k for k, v in settings.items() if k not in changeable and v is not None)
+    if fixed:
+        raise ConfigError(f"resume: {fixed} cannot change when resuming (only epochs can); "
+                          "start a new run to change them")
+    if "epochs" in settings and settings["epochs"] is not None:
+        cfg.epochs = int(settings["epochs"])
+    return cfg
+
+
+def _fit_spawned(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool) -> TrainResult:
+    result = _fit_process(fabric, cfg, resume, quiet)
+    result.model = None
+    return result
+
+
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """The seed of one epoch's dropout and other global randomness: a resumed run replays it."""
+    return (seed * 1_000_003 + epoch * 7919 + rank * 104_729) % (2**63)
+
+
+def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool) -> TrainResult:
+    if fabric.world_size > 1 and fabric.device.type == "cpu":
+        # Several processes on one machine share its cores; oversubscribed threads thrash.
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // fabric.world_size))
+    rank0 = fabric.is_global_zero
+    fabric.seed_everything(cfg.seed, verbose=False)  # the same initial weights on every rank
+
+    # --- data -----------------------------------------------------------------------------
+    data = load_data(resolve_data_config(cfg))
+    augment = cfg.augmentation
+    flip_warning = warn_if_flip_mislabels(augment, data.class_names, emit=False)
+
+    # --- model, loss, optimizer, schedule ---------------------------------------------------
+    tm: TrainingModel = build_training_model(cfg, data)
+    model = tm.model
+    weights = _class_weights(cfg, data)
+    criterion = make_criterion(tm.binary_output, weights.to(fabric.device) if weights is not None else None,
+                               cfg.label_smoothing)
+    optimizer = build_optimizer(tm.param_groups(cfg.lr), cfg.optimizer, cfg.lr, cfg.weight_decay,
+                                cfg.momentum, cfg.nesterov)
+    train_loader = data.loader("train", cfg.batch_size, augment=augment, seed=cfg.seed, device=fabric.device,
+                               channels_last=cfg.channels_last, rank=fabric.global_rank,
+                               world_size=fabric.world_size, num_workers=cfg.num_workers)
+    val_loader = data.loader("val", max(cfg.batch_size, 256), device=fabric.device, channels_last=cfg.channels_last,
+                             rank=fabric.global_rank, world_size=fabric.world_size, num_workers=cfg.num_workers)
+    steps_per_epoch = _optimizer_steps(len(train_loader), cfg)
+    schedule = LRSchedule(optimizer, cfg.scheduler, cfg.epochs, steps_per_epoch, cfg.step_size, cfg.gamma,
+                          cfg.warmup_epochs, cfg.plateau_patience, MONITORS[cfg.monitor])
+    monitor = MetricMonitor(cfg.monitor, MONITORS[cfg.monitor], cfg.patience, cfg.min_delta)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    raw_model = model
+    model, optimizer = fabric.setup(model, optimizer)
+    if cfg.compile:
+        model = torch.compile(model)
+
+    # --- run folder (rank 0 writes; the others only know its name) --------------------------
+    history: list[dict[str, Any]] = []
+    start_epoch = 1
+    if resume is not None:
+        run_path = Path(resume) if Path(resume).is_dir() else Path(resume).parent
+        ckpt = load_checkpoint(run_path / "last.pt", map_location=fabric.device)
+        raw_model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        schedule.load_state_dict(ckpt["scheduler"])
+        monitor.load_state_dict(ckpt["monitor"])
+        tm.load_phase_state(ckpt.get("phase", {}))
+        history = list(ckpt["history"])
+        start_epoch = int(ckpt["epoch"]) + 1
+        set_rng_state(ckpt.get("rng", {}))
+    else:
+        run_path = new_run_dir(cfg.project, cfg.name) if rank0 else None
+        run_path = Path(fabric.broadcast(str(run_path) if run_path else None, src=0))
+    run = RunFolder(run_path, enabled=rank0)
+    log = TrainLogger(enabled=rank0 and not quiet,
+                      tensorboard_dir=run_path / "tensorboard" if cfg.tensorboard and rank0 else None)
+    run.write_text("config.yaml", _yaml(cfg))
+    _print_start(log, cfg, data, tm, run_path, flip_warning, resume is not None, start_epoch)
+
+    def checkpoint_state(epoch: int) -> dict[str, Any]:
+        return {"model": raw_model.state_dict(), "architecture": tm.architecture,
+                "class_names": data.class_names, "preprocessing": data.preprocessing.to_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
+                "monitor": monitor.state_dict(), "phase": tm.phase_state(), "epoch": epoch,
+                "history": history, "config": cfg.to_dict(), "rng": rng_state(),
+                "frozen": tm.frozen_summary()}
+
+    # --- the loop -----------------------------------------------------------------------------
+    stopped_early = False
+    status = "finished"
+    try:
+        for epoch in range(start_epoch, cfg.epochs + 1):
+            if tm.start_epoch(epoch, optimizer, cfg):  # transfer: a new phase (e.g. unfreeze) begins
+                schedule = LRSchedule(optimizer, cfg.scheduler, cfg.epochs - epoch + 1, steps_per_epoch,
+                                      cfg.step_size, cfg.gamma, 0.0, cfg.plateau_patience, MONITORS[cfg.monitor])
+                log.print(f"epoch {epoch}: {tm.phase_message()}")
+            torch.manual_seed(epoch_seed(cfg.seed, epoch, fabric.global_rank))
+            train_loader.set_epoch(epoch)
+            log.start_epoch(epoch, cfg.epochs, _batches_per_epoch(len(train_loader), cfg))
+            start = time.perf_counter()
+            train_loss, train_acc, seen = train_one_epoch(fabric, model, train_loader, criterion, optimizer,
+                                                          schedule, cfg, epoch, log, tm.binary_output)
+            seconds = time.perf_counter() - start
+            val_loss, val_acc = validate(fabric, model, val_loader, criterion, tm.binary_output)
+            row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
+                   "val_acc": val_acc, "lr": schedule.lr, "seconds": seconds, "images_per_s": seen / seconds}
+            history.append(row)
+            improved = monitor.update(row[cfg.monitor], epoch)
+            schedule.step_epoch(row[cfg.monitor])
+            if rank0:
+                state = checkpoint_state(epoch)
+                if improved:
+                    save_checkpoint(state, run_path / "best.pt")
+                    run._mark("best.pt")
+                save_checkpoint(state, run_path / "last.pt")  # last: what --resume continues from
+                run._mark("last.pt")
+            run.write_history(history)
+            run.write_curves(history, monitor.best_epoch)
+            log.end_epoch(row, improved)
+            if monitor.should_stop:
+                stopped_early = True
+                log.print(f"early stopping: {cfg.monitor} did not improve by more than {cfg.min_delta} "
+                          f"for {cfg.patience} epochs (best {monitor.best:.4f} at epoch {monitor.best_epoch})")
+                break
+            fabric.barrier()
+    except NonFiniteLossError as e:
+        status = "diverged"
+        run.write_json("metrics.json", {"status": status, "error": str(e), "epochs_completed": len(history)})
+        log.close()
+        raise
+    except KeyboardInterrupt:
+        status = "interrupted"
+        run.write_history(history)
+        run.write_json("metrics.json", {"status": status, "epochs_completed": len(history)})
+        log.print(f"[yellow]interrupted[/yellow]: {len(history)} epoch(s) saved in {run_path}; "
+                  f"continue with: cnnlab train --resume {run_path}")
+        log.close()
+        raise
+
+    # --- finish: best weights back, test metrics, metrics.json ---------------------------------
+    fabric.barrier()  # rank 0 has written best.pt
+    if cfg.restore_best and history and monitor.best_epoch not in (-1, history[-1]["epoch"]):
+        best = load_checkpoint(run_path / "best.pt", map_location=fabric.device)  # shared disk on every rank
+        raw_model.load_state_dict(best["model"])
+    metrics: dict[str, Any] = {"status": status, "best_epoch": monitor.best_epoch, cfg.monitor: monitor.best,
+                               "epochs_completed": len(history), "stopped_early": stopped_early,
+                               "data": data.summary(), "parameters": tm.parameter_counts()}
+    if cfg.evaluate_test and data.test is not None:
+        test_loader = data.loader("test", max(cfg.batch_size, 256), device=fabric.device,
+                                  channels_last=cfg.channels_last, rank=fabric.global_rank, world_size=fabric.world_size)
+        test_loss, test_acc = validate(fabric, model, test_loader, criterion, tm.binary_output)
+        metrics.update(test_loss=test_loss, test_acc=test_acc)
+        log.print(f"test: loss {test_loss:.4f}, accuracy {test_acc:.4f} ({len(data.test):,} images, "
+                  f"weights of epoch {monitor.best_epoch if cfg.restore_best else len(history)})")
+    run.write_json("metrics.json", metrics)
+    log.print(f"run folder: [bold]{run_path}[/bold]")
+    log.close()
+
+    rank_info = _gather_rank_info(fabric, raw_model, run)
+    return TrainResult(run_path, history, monitor.best_epoch, monitor.best, metrics, stopped_early,
+                       raw_model.cpu().eval(), data.class_names, cfg, rank_info)
+
+
+def _optimizer_steps(batches: int, cfg: TrainConfig) -> int:
+    return math.ceil(_batches_per_epoch(batches, cfg) / cfg.accumulate)
+
+
+def _batches_per_epoch(batches: int, cfg: TrainConfig) -> int:
+    return min(batches, cfg.max_steps) if cfg.max_steps else batches
+
+
+def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torch.optim.Optimizer,
+                    schedule: LRSchedule, cfg: TrainConfig, epoch: int, log: TrainLogger,
+                    binary: bool) -> tuple[float, float, int]:
+    """One pass over the training batches; returns mean loss, accuracy and images seen (all ranks)."""
+    model.train()
+    total_loss = torch.zeros((), device=fabric.device, dtype=torch.float64)
+    correct = torch.zeros((), device=fabric.device, dtype=torch.long)
+    seen = 0
+    start = time.perf_counter()
+    n_batches = _batches_per_epoch(len(loader), cfg)
+    last_update = 0.0
+    for step, (x, y) in enumerate(loader, start=1):
+        if step > n_batches:
+            break
+        accumulating = step % cfg.accumulate != 0 and step != n_batches
+        with fabric.no_backward_sync(model, enabled=accumulating and fabric.world_size > 1):
+            logits = model(x)
+            loss = criterion(logits, y)
+            fabric.backward(loss / cfg.accumulate)
+        if not torch.isfinite(loss.detach()):
+            raise NonFiniteLossError(
+                f"loss became {float(loss.detach()):.3g} at epoch {epoch}, step {step} (lr {schedule.lr:.3g}); "
+                "the run stopped and kept its last good checkpoint. Try a lower learning rate "
+                "(--lr), gradient clipping (--grad-clip 1.0), or a warmup (--warmup-epochs 1)")
+        if not accumulating:
+            if cfg.grad_clip is not None:
+                fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            schedule.step_batch()
+        with torch.no_grad():
+            total_loss += loss.detach().double() * len(y)
+            pred = (logits.reshape(-1) > 0).long() if binary else logits.argmax(1)
+            correct += (pred == y).sum()
+        seen += len(y)
+        now = time.perf_counter()
+        if log.enabled and (now - last_update > 0.25 or step == n_batches):
+            last_update = now
+            log.update(step, float(total_loss) / seen, int(correct) / seen, seen * fabric.world_size / (now - start))
+    sums = fabric.all_reduce(torch.stack([total_loss, correct.double(),
+                                          torch.tensor(float(seen), device=fabric.device, dtype=torch.float64)]),
+                             reduce_op="sum")
+    total, n = float(sums[0]), float(sums[2])
+    return total / max(n, 1), float(sums[1]) / max(n, 1), int(n)
+
+
+@torch.inference_mode()
+def validate(fabric, model: nn.Module, loader, criterion, binary: bool) -> tuple[float, float]:
+    """Mean loss and accuracy over a split (summed across ranks)."""
+    model.eval()
+    sums = torch.zeros(3, device=fabric.device, dtype=torch.float64)
+    for x, y in loader:
+        logits = model(x)
+        sums[0] += criterion(logits, y).double() * len(y)
+        pred = (logits.reshape(-1) > 0).long() if binary else logits.argmax(1)
+        sums[1] += (pred == y).sum()
+        sums[2] += len(y)
+    sums = fabric.all_reduce(sums, reduce_op="sum")
+    n = max(float(sums[2]), 1.0)
+    return float(sums[0]) / n, float(sums[1]) / n
+
+
+def _class_weights(cfg: TrainConfig, data: DataBundle) -> torch.Tensor | None:
+    if cfg.class_weights is None:
+        return None
+    if cfg.class_weights == "auto":
+        return inverse_frequency_weights(data.class_counts("train"))
+    if len(cfg.class_weights) != data.num_classes:
+        raise ConfigError(f"class_weights: {len(cfg.class_weights)} weights for {data.num_classes} classes "
+                          f"({data.class_names})")
+    return torch.tensor(cfg.class_weights, dtype=torch.float32)
+
+
+def _yaml(cfg: TrainConfig) -> str:
+    import yaml
+
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)
+
+
+def _print_start(log: TrainLogger, cfg: TrainConfig, data: DataBundle, tm: TrainingModel, run_path: Path,
+                 flip_warning: str | None, resumed: bool, start_epoch: int) -> None:
+    if not log.enabled:
+        return
+    counts = {s: data.class_counts(s) for s in ("train", "val", "test") if getattr(data, s) is not None}
+    log.print(f"[bold]{'resuming' if resumed else 'training'}[/bold] {cfg.model} on {data.name} "
+              f"({data.channels}×{data.input_size[0]}×{data.input_size[1]}, {data.num_classes} classes) → {run_path}")
+    p = tm.parameter_counts()
+    log.print(f"parameters: {p['total']:,} ({p['trainable']:,} trainable, {p['frozen']:,} frozen)")
+    for split, c in counts.items():
+        shares = ", ".join(f"{name} {n}" for name, n in zip(data.class_names, c))
+        log.print(f"  {split:<5} {sum(c):>7,} images: {shares}", highlight=False)
+    if data.skipped:
+        log.print(f"[yellow]{len(data.skipped)} unreadable file(s) skipped[/yellow] (see `cnnlab data stats`)")
+    if flip_warning:
+        log.print(f"[yellow]warning:[/yellow] {flip_warning}")
+    if resumed:
+        log.print(f"continuing at epoch {start_epoch} of {cfg.epochs}")
+
+
+def _gather_rank_info(fabric, model: nn.Module, run: RunFolder) -> list[dict[str, Any]]:
+    """Per rank: a checksum of the final weights and the files it wrote (for DDP checks)."""
+    checksum = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().reshape(1)
+    wrote = torch.tensor([float(len(run.written))], dtype=torch.float64)
+    local = torch.cat([checksum.cpu(), wrote]).to(fabric.device)
+    if fabric.world_size == 1:
+        gathered = local[None]
+    else:
+        gathered = fabric.all_gather(local).reshape(fabric.world_size, 2)
+    return [{"rank": i, "weights_checksum": float(g[0]), "files_written": int(g[1])} for i, g in enumerate(gathered.cpu())]

@@ -1,0 +1,144 @@
+"""The fit loop on the scikit-learn digits: run folder, reproducibility, resume, callbacks."""
+
+import json
+
+import pytest
+import torch
+
+from cnnlab.errors import CheckpointError, ConfigError
+from cnnlab.train import NonFiniteLossError, fit, load_checkpoint, load_model, read_history
+from cnnlab.train.checkpoint import save_checkpoint
+
+# Small and quick: 8×8 digits upsampled to the tiny CNN's 28×28, 400 training images.
+QUICK = dict(data="digits", model="mnist-tiny", limit=400, batch_size=32, quiet=True)
+
+
+def test_fit_writes_a_complete_run_folder(tmp_path):
+    r = fit(epochs=3, project=tmp_path, name="run", **QUICK)
+    files = {p.name for p in r.run_dir.iterdir()}
+    assert {"config.yaml", "history.csv", "best.pt", "last.pt", "curves.png", "metrics.json"} <= files
+    hist = read_history(r.run_dir / "history.csv")
+    assert [h["epoch"] for h in hist] == [1, 2, 3]
+    assert set(hist[0]) >= {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s"}
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+    metrics = json.loads((r.run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "finished" and metrics["test_acc"] > 0.5
+    ckpt = load_checkpoint(r.run_dir)
+    assert ckpt["class_names"] == [str(i) for i in range(10)] and ckpt["preprocessing"]["input_size"] == [28, 28]
+    assert ckpt["architecture"]["name"] == "mnist-tiny"
+    # a checkpoint alone predicts the same as the returned model
+    loaded = load_model(r.run_dir / "best.pt")
+    x = torch.randn(4, 1, 28, 28)
+    assert torch.allclose(loaded.model(x), r.model(x), atol=1e-6)
+
+
+def test_same_seed_same_history_and_config_reruns_exactly(tmp_path):
+    a = fit(epochs=2, project=tmp_path, augment="light", **QUICK)
+    b = fit(epochs=2, project=tmp_path, augment="light", **QUICK)
+    keys = ("train_loss", "train_acc", "val_loss", "val_acc")
+    assert [[h[k] for k in keys] for h in a.history] == [[h[k] for k in keys] for h in b.history]
+    c = fit(a.run_dir / "config.yaml", project=tmp_path, quiet=True)
+    assert [h["val_loss"] for h in c.history] == [h["val_loss"] for h in a.history]
+    d = fit(epochs=2, project=tmp_path, augment="light", seed=1, **QUICK)
+    assert [h["val_loss"] for h in d.history] != [h["val_loss"] for h in a.history]
+
+
+def test_resume_ends_with_the_same_history_and_weights(tmp_path):
+    settings = dict(QUICK, augment="light", scheduler="step", step_size=1, gamma=0.5, dropout=0.2,
+                    model="mnist-tutorial")
+    straight = fit(epochs=4, project=tmp_path, name="straight", **settings)
+    part = fit(epochs=2, project=tmp_path, name="part", **settings)
+    resumed = fit(resume=part.run_dir, epochs=4, quiet=True)
+    assert resumed.run_dir == part.run_dir
+    keys = ("train_loss", "val_loss", "val_acc", "lr")
+    assert [[h[k] for k in keys] for h in resumed.history] == [[h[k] for k in keys] for h in straight.history]
+    for (n, p), q in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(p, q), n
+    with pytest.raises(ConfigError, match=r"\['lr'\] cannot change when resuming"):
+        fit(resume=part.run_dir, lr=0.1, quiet=True)
+
+
+def test_early_stopping_restores_the_best_weights(tmp_path):
+    # min_delta so large that no epoch after the first counts as an improvement
+    r = fit(epochs=10, patience=2, min_delta=10.0, project=tmp_path, **QUICK)
+    assert r.stopped_early and len(r.history) == 3 and r.best_epoch == 1
+    best = load_checkpoint(r.run_dir / "best.pt")
+    last = load_checkpoint(r.run_dir / "last.pt")
+    assert best["epoch"] == 1 and last["epoch"] == 3
+    for k, v in r.model.state_dict().items():
+        assert torch.equal(v, best["model"][k])
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    import cnnlab.train.loop as loop
+
+    real = loop.make_criterion
+    calls = {"n": 0}
+
+    def poisoned(*a, **k):  # fault injection: the loss turns NaN in the second epoch
+        crit = real(*a, **k)
+
+        def f(logits, y):
+            calls["n"] += 1
+            loss = crit(logits, y)
+            return loss * float("nan") if calls["n"] > 20 else loss
+        return f
+
+    monkeypatch.setattr(loop, "make_criterion", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2, step \d+.*lower learning rate"):
+        fit(epochs=3, project=tmp_path, name="nan", **QUICK)
+    run = tmp_path / "nan"
+    assert load_checkpoint(run / "last.pt")["epoch"] == 1
+    assert json.loads((run / "metrics.json").read_text())["status"] == "diverged"
+
+
+def test_atomic_checkpoint_survives_a_failed_write(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint({"model": {"w": torch.ones(3)}, "epoch": 1}, path)
+
+    def broken_save(obj, f, *a, **k):
+        f.write(b"half a checkpoint")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(Exception, match="No space left on device.*previous version.*intact"):
+        save_checkpoint({"model": {"w": torch.zeros(3)}, "epoch": 2}, path)
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary file left behind
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_checkpoints_refuse_foreign_pickles(tmp_path):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    bad = tmp_path / "evil.pt"
+    bad.write_bytes(pickle.dumps({"format": "cnnlab-checkpoint", "x": Evil()}))
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(bad)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_class_weights_and_tensorboard(tmp_path):
+    r = fit(epochs=1, class_weights="auto", tensorboard=True, project=tmp_path, **QUICK)
+    assert list((r.run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    with pytest.raises(ConfigError, match="3 weights for 10 classes"):
+        fit(epochs=1, class_weights=[1.0, 2.0, 3.0], project=tmp_path, **QUICK)
+
+
+def test_gradient_accumulation_and_clipping_train(tmp_path):
+    r = fit(epochs=2, accumulate=2, grad_clip=1.0, optimizer="sgd", lr=0.05, nesterov=True,
+            label_smoothing=0.1, project=tmp_path, **QUICK)
+    assert r.history[-1]["train_loss"] < r.history[0]["train_loss"]
+
+
+def test_model_too_big_for_its_input_is_refused_before_training(tmp_path):
+    from cnnlab.errors import ModelError
+
+    with pytest.raises(ModelError, match="features"):
+        fit(epochs=1, data="digits", model="vgg16", project=tmp_path, quiet=True, limit=20)
+    assert not any(tmp_path.iterdir())
