@@ -312,3 +312,26 @@ def lr_find_cmd(
     console.print(f"suggested learning rate: [bold]{result.suggestion:.2e}[/bold] (steepest descent); "
                   f"minimum loss at {result.min_loss_lr * 10:.2e} → {result.min_loss_lr:.2e} (min/10)")
     console.print(f"plot: {result.plot}")
+
+
+# --- scratch: the NumPy engine of workflow 5 (issue 8) ---------------------------------------
+scratch_app = typer.Typer(help="The NumPy CNN engine: im2col, hand-written backward passes, "
+                               "trained on the 8×8 digits.", no_args_is_help=True)
+app.add_typer(scratch_app, name="scratch")
+
+
+@scratch_app.command("train")
+def scratch_train(
+    epochs: Optional[int] = typer.Option(None, help="Passes over the training set."),
+    lr: Optional[float] = typer.Option(None, help="SGD learning rate."),
+    batch_size: Optional[int] = typer.Option(None, help="Images per step."),
+    seed: Optional[int] = typer.Option(None, help="Seeds the split, weights and shuffling."),
+) -> None:
+    """Train a small CNN on scikit-learn's 8×8 digits with the NumPy engine."""
+    from cnnlab.scratch.train import train_digits
+
+    given = {"epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed}
+    result = train_digits(**{k: v for k, v in given.items() if v is not None},
+                          log=lambda line: console.print(line, highlight=False))
+    console.print(f"[bold]test accuracy {result.test_accuracy:.4f}[/bold] "
+                  f"({len(result.history)} epochs, {result.seconds:.1f} s)", highlight=False)
