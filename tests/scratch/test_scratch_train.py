@@ -53,4 +53,4 @@ def test_cli_bad_option_exits_2_with_message(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["scratch", "train", "--epochs", "0"])
     assert exit_info.value.code == 2
-    assert "epochs = 0 must be ≥ 1" in capsys.readouterr().out
+    assert "epochs = 0 must be ≥ 1" in capsys.readouterr().err
