@@ -24,7 +24,7 @@ def resolve_data_config(cfg: TrainConfig) -> DataConfig:
 
     d = dataclasses.replace(cfg.data)
     info = model_info(cfg.model)
-    if d.image_size is None and info.input_size is not None and _fixed_input(cfg.model):
+    if d.image_size is None and info.input_size is not None and not info.flexible_input:
         d.image_size = tuple(info.input_size)
     if d.normalize == "dataset" and cfg.augmentation.normalize is not None:
         d.normalize = cfg.augmentation.normalize
@@ -33,13 +33,6 @@ def resolve_data_config(cfg: TrainConfig) -> DataConfig:
 
         d = pretrained_data_needs(cfg, d)
     return d
-
-
-def _fixed_input(name: str) -> bool:
-    """Models whose classifier expects one input size (the tutorial presets, LeNet, specs)."""
-    from cnnlab.models import model_info
-
-    return not model_info(name).source.startswith(("torchvision", "timm"))
 
 
 @dataclass
