@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m cnnlab data preview --data digits --out runs/demo/preview.png
+	$(PY) -m cnnlab train --config recipes/digits-demo.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest
