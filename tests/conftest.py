@@ -33,3 +33,9 @@ def _deterministic_threads():
     # Tests share 2 cores; pinning threads keeps timings and float reductions stable.
     torch.set_num_threads(2)
     yield
+
+
+@pytest.fixture(scope="session")
+def mnist_root_or_none() -> Path | None:
+    """Real MNIST if it is here, else None (for tests that can use a stand-in)."""
+    return find_mnist_root()

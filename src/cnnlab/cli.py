@@ -267,6 +267,8 @@ def train(
     tensorboard: Optional[bool] = typer.Option(None, "--tensorboard/--no-tensorboard", help="Write TensorBoard events"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="At most this many batches per epoch"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
+    smoke: bool = typer.Option(False, "--smoke", help="Check the config in seconds: one epoch of a few batches "
+                                                       "(stand-in images when the data is absent)"),
 ) -> None:
     """Train a model; writes runs/NAME with config, history, checkpoints, curves and metrics."""
     from cnnlab.train import fit
@@ -286,7 +288,7 @@ def train(
     if resume is not None:
         fit(resume=resume, quiet=quiet, **settings)
     else:
-        fit(config, quiet=quiet, **settings)
+        fit(config, quiet=quiet, smoke=smoke, **settings)
 
 
 @app.command("lr-find")

@@ -20,7 +20,7 @@ from torch import nn
 
 from cnnlab.data import DataBundle, load_data
 from cnnlab.data.augment import warn_if_flip_mislabels
-from cnnlab.errors import CnnlabError, ConfigError
+from cnnlab.errors import CnnlabError, ConfigError, DataError
 from cnnlab.train.callbacks import MetricMonitor
 from cnnlab.train.checkpoint import load_checkpoint, load_model, rng_state, save_checkpoint, set_rng_state
 from cnnlab.train.config import MONITORS, TrainConfig, config_from_dict, load_config, merge_settings
@@ -52,7 +52,7 @@ class TrainResult:
 
 
 def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | None = None,
-        quiet: bool = False, **settings: Any) -> TrainResult:
+        quiet: bool = False, smoke: bool = False, **settings: Any) -> TrainResult:
     """Train a model and write its run folder; returns a `TrainResult`.
 
     `config` is a TrainConfig, a YAML file, or None for the defaults; `settings` override any
@@ -61,6 +61,8 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
         fit(data="mnist", model="keras-mnist", optimizer="rmsprop", epochs=5, batch_size=64)
 
     `resume="runs/NAME"` continues that run from its last checkpoint (`epochs` may be raised).
+    `smoke=True` checks a config end to end in seconds: one epoch of a few batches, on a small
+    part of its data, or on random stand-in images of the same shape when the data is absent.
     """
     if resume is not None:
         cfg = _resume_config(resume, settings)
@@ -68,17 +70,20 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
         cfg = merge_settings(load_config(config), settings)
     else:
         cfg = merge_settings(config, settings)
+    if smoke:
+        cfg = merge_settings(cfg, {"epochs": 1, "max_steps": 3, "limit": min(cfg.data.limit or 10**9, 96),
+                                   "devices": 1, "num_nodes": 1, "accelerator": "cpu", "compile": False})
     fabric = make_fabric(cfg)
     if fabric.world_size > 1 and not _launched_externally():
         # Fabric spawns the other processes (gloo on CPU, NCCL on GPU) and returns rank 0's
         # result. Tensors cannot outlive the process that shared them, so the workers return
         # the result without the model, and the weights come back from the run folder.
-        result = fabric.launch(_fit_spawned, cfg, resume, quiet)
+        result = fabric.launch(_fit_spawned, cfg, resume, quiet, smoke)
         name = "best.pt" if cfg.restore_best and (result.run_dir / "best.pt").is_file() else "last.pt"
         result.model = load_model(result.run_dir / name).model
         return result
     fabric.launch()
-    return _fit_process(fabric, cfg, resume, quiet)
+    return _fit_process(fabric, cfg, resume, quiet, smoke)
 
 
 def make_fabric(cfg: TrainConfig):
@@ -116,10 +121,23 @@ def _resume_config(resume: str | Path, settings: dict[str, Any]) -> TrainConfig:
     return cfg
 
 
-def _fit_spawned(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool) -> TrainResult:
-    result = _fit_process(fabric, cfg, resume, quiet)
+def _fit_spawned(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool) -> TrainResult:
+    result = _fit_process(fabric, cfg, resume, quiet, smoke)
     result.model = None
     return result
+
+
+def load_training_data(cfg: TrainConfig, smoke: bool = False) -> DataBundle:
+    """The run's data; in a smoke run, a same-shaped stand-in when the data is not here."""
+    data_cfg = resolve_data_config(cfg)
+    try:
+        return load_data(data_cfg)
+    except DataError:
+        if not smoke:
+            raise
+        from cnnlab.data.standin import standin_bundle
+
+        return standin_bundle(data_cfg)
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -127,7 +145,7 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     return (seed * 1_000_003 + epoch * 7919 + rank * 104_729) % (2**63)
 
 
-def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool) -> TrainResult:
+def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool = False) -> TrainResult:
     if fabric.world_size > 1 and fabric.device.type == "cpu":
         # Several processes on one machine share its cores; oversubscribed threads thrash.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // fabric.world_size))
@@ -135,7 +153,7 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
     fabric.seed_everything(cfg.seed, verbose=False)  # the same initial weights on every rank
 
     # --- data -----------------------------------------------------------------------------
-    data = load_data(resolve_data_config(cfg))
+    data = load_training_data(cfg, smoke)
     augment = cfg.augmentation
     flip_warning = warn_if_flip_mislabels(augment, data.class_names, emit=False)
 

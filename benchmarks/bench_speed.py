@@ -1,0 +1,287 @@
+"""CPU training throughput and time to accuracy: cnnlab vs the tutorial loops, side by side.
+
+    python benchmarks/bench_speed.py [--data-root ../shared/data] [--rows 1,2,3,4,5] [--epochs 1]
+
+Rows (each ours vs a reference written out below, measured in the same run):
+ 1. PyTorch MNIST tutorial model + tutorial augmentation, batch 64, Adam: `cnnlab train` vs the
+    tutorial's own loop (DataLoader + PIL transforms).
+ 2. Keras-book MNIST convnet, RMSprop, batch 64: `cnnlab train` vs a plain PyTorch loop over
+    in-memory tensors.
+ 3. Time to 99.0 % MNIST test accuracy: cnnlab's fastest recipe (recipes/mnist-fast.yaml) vs
+    the Keras-book recipe (keras-mnist, RMSprop, 5 epochs, batch 64).
+ 4. Model FLOP utilisation of rows 2 and 3: training FLOP/s over the machine's large-GEMM FLOP/s.
+ 5. Inference: images/s and single-image latency (p50/p95), PyTorch vs ONNX Runtime.
+
+Throughput is over training batches only (no evaluation); wall times include data loading and
+evaluation. Accuracy is on the 10,000 MNIST test images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+
+# --- references: the loops the tutorials write -------------------------------------------------
+
+def tutorial_loop(root: str, train_indices: list[int], epochs: int) -> dict:
+    """The PyTorch MNIST tutorial: torchvision MNIST + PIL transforms + DataLoader, batch 64,
+    CNNModel, CrossEntropy, Adam(1e-3, weight_decay=1e-5)."""
+    import torchvision.transforms as T
+    from torch.utils.data import DataLoader, Subset
+    from torchvision.datasets import MNIST
+
+    from cnnlab.models import build_model
+
+    torch.manual_seed(0)
+    tf = T.Compose([T.RandomHorizontalFlip(), T.RandomRotation(10), T.ToTensor(), T.Normalize((0.5,), (0.5,))])
+    train = DataLoader(Subset(MNIST(root, train=True, transform=tf), train_indices), batch_size=64, shuffle=True)
+    test = DataLoader(MNIST(root, train=False, transform=T.Compose([T.ToTensor(), T.Normalize((0.5,), (0.5,))])),
+                      batch_size=1000)
+    model = build_model("mnist-tutorial")  # the tutorial's CNNModel, 220,234 parameters
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
+    start = time.perf_counter()
+    train_seconds, seen = 0.0, 0
+    for _ in range(epochs):
+        model.train()
+        t = time.perf_counter()
+        for x, y in train:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            seen += len(y)
+        train_seconds += time.perf_counter() - t
+    acc = _accuracy(model, ((x, y) for x, y in test))
+    return {"images/s": seen / train_seconds, "wall": time.perf_counter() - start, "acc": acc}
+
+
+def plain_loop(root: str, epochs: int, model_name: str = "keras-mnist", batch_size: int = 64) -> dict:
+    """A plain PyTorch loop over in-memory tensors: the fastest thing a tutorial writes by hand."""
+    from torchvision.datasets import MNIST
+
+    from cnnlab.models import build_model
+
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    tr, te = MNIST(root, train=True), MNIST(root, train=False)
+    x_train = (tr.data[:, None].float() / 255 - 0.1307) / 0.3081
+    x_test = (te.data[:, None].float() / 255 - 0.1307) / 0.3081
+    y_train = tr.targets
+    n = int(len(x_train) * 0.9)  # the same 90 % cnnlab trains on (it holds 10 % out for validation)
+    model = build_model(model_name)
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)  # Keras' RMSprop
+    train_seconds, seen = 0.0, 0
+    for _ in range(epochs):
+        model.train()
+        t = time.perf_counter()
+        perm = torch.randperm(n)
+        for i in range(0, n, batch_size):
+            idx = perm[i:i + batch_size]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+            loss.backward()
+            opt.step()
+            seen += len(idx)
+        train_seconds += time.perf_counter() - t
+    acc = _accuracy(model, ((x_test[i:i + 1000], te.targets[i:i + 1000]) for i in range(0, len(x_test), 1000)))
+    return {"images/s": seen / train_seconds, "wall": time.perf_counter() - start, "acc": acc}
+
+
+@torch.inference_mode()
+def _accuracy(model, batches) -> float:
+    model.eval()
+    correct = total = 0
+    for x, y in batches:
+        correct += int((model(x).argmax(1) == y).sum())
+        total += len(y)
+    return correct / total
+
+
+# --- ours ------------------------------------------------------------------------------------
+
+def ours(root: str, project: str, **settings) -> dict:
+    from cnnlab.train import fit
+
+    start = time.perf_counter()
+    r = fit(data="mnist", data_root=root, project=project, quiet=True, **settings)
+    wall = time.perf_counter() - start
+    seen = sum(h["images_per_s"] * h["seconds"] for h in r.history)
+    seconds = sum(h["seconds"] for h in r.history)
+    return {"images/s": seen / seconds, "wall": wall, "acc": r.metrics["test_acc"], "result": r}
+
+
+# --- FLOPs ------------------------------------------------------------------------------------
+
+def gemm_flops(n: int = 2048, repeats: int = 5) -> float:
+    """The machine's large-GEMM FLOP/s (float32, all torch threads), best of `repeats`."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = 0.0
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t))
+    return best
+
+
+def training_flops_per_image(model: torch.nn.Module, input_size: tuple[int, int, int], batch: int = 64) -> float:
+    """Forward + backward FLOPs of one training step, per image (torch's FlopCounterMode)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    x = torch.randn(batch, *input_size)
+    y = torch.randint(0, 10, (batch,))
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / batch
+
+
+# --- inference ----------------------------------------------------------------------------------
+
+def inference_row(name: str, model: torch.nn.Module, input_size: tuple[int, int, int], batch: int,
+                  batches: int = 20, singles: int = 100) -> list[dict]:
+    import onnxruntime as ort
+
+    model.eval()
+    x = torch.randn(batch, *input_size)
+    one = x[:1]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "m.onnx"
+        torch.onnx.export(model, (one,), str(path), input_names=["images"], output_names=["logits"],
+                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = torch.get_num_threads()
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+        def torch_run(inp):
+            with torch.inference_mode():
+                return model(inp)
+
+        def ort_run(inp):
+            return sess.run(None, {"images": inp.numpy()})[0]
+
+        rows = []
+        for engine, run in (("PyTorch", torch_run), ("ONNX Runtime", ort_run)):
+            run(x)
+            t = time.perf_counter()
+            for _ in range(batches):
+                run(x)
+            throughput = batches * batch / (time.perf_counter() - t)
+            lat = []
+            for _ in range(singles):
+                t = time.perf_counter()
+                run(one)
+                lat.append((time.perf_counter() - t) * 1e3)
+            q = statistics.quantiles(lat, n=20)
+            rows.append({"model": name, "engine": engine, "images/s": throughput,
+                         "p50 ms": statistics.median(lat), "p95 ms": q[18]})
+    return rows
+
+
+# --- the table --------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> dict:
+    from cnnlab.data import load_data
+    from cnnlab.data.sources import resolve_data_root
+    from cnnlab.models import build_model
+    from cnnlab.train import load_config
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--rows", default="1,2,3,4,5")
+    p.add_argument("--epochs", type=int, default=1, help="epochs for rows 1 and 2")
+    args = p.parse_args(argv)
+    rows = {int(r) for r in args.rows.split(",")}
+    root = str(resolve_data_root(args.data_root))
+    project = tempfile.mkdtemp(prefix="cnnlab-bench-")
+    results: dict = {}
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")
+    table = []
+
+    if 1 in rows:
+        split = load_data("mnist", data_root=root)
+        # the same 54,000 training images for both: cnnlab's split, handed to the tutorial loop
+        train_idx = _train_indices(split)
+        ref = tutorial_loop(root, train_idx, args.epochs)
+        our = ours(root, project, model="mnist-tutorial", augment="mnist-tutorial", optimizer="adam", lr=1e-3,
+                   weight_decay=1e-5, batch_size=64, epochs=args.epochs, channels_last=True)
+        table.append(("1 tutorial CNN + flip/rotate aug, b64", ref, our))
+    if 2 in rows or 4 in rows:
+        ref = plain_loop(root, args.epochs)
+        our = ours(root, project, model="keras-mnist", optimizer="rmsprop", lr=1e-3, batch_size=64,
+                   epochs=args.epochs, channels_last=True)
+        table.append(("2 keras-mnist RMSprop b64", ref, our))
+        results["row2"] = our
+    if 3 in rows or 4 in rows:
+        keras = ours(root, project, model="keras-mnist", optimizer="rmsprop", lr=1e-3, batch_size=64, epochs=5)
+        fast_cfg = load_config(REPO / "recipes" / "mnist-fast.yaml")
+        fast = ours(root, project, config=None, **_settings(fast_cfg))
+        table.append(("3 time to 99.0% (Keras recipe vs mnist-fast)", keras, fast))
+        results["row3"] = (fast, fast_cfg)
+
+    print(f"\n{'row':<46}{'ref img/s':>10}{'ours img/s':>11}{'ratio':>7}{'ref wall s':>11}{'ours wall s':>12}"
+          f"{'ratio':>7}{'ref acc':>9}{'ours acc':>9}")
+    for label, ref, our in table:
+        print(f"{label:<46}{ref['images/s']:>10,.0f}{our['images/s']:>11,.0f}{our['images/s'] / ref['images/s']:>6.2f}×"
+              f"{ref['wall']:>11.1f}{our['wall']:>12.1f}{ref['wall'] / our['wall']:>6.2f}×"
+              f"{ref['acc']:>9.4f}{our['acc']:>9.4f}")
+
+    if 4 in rows:
+        peak = gemm_flops()
+        print(f"\n4 model FLOP utilisation (large-GEMM peak measured: {peak / 1e9:.1f} GFLOP/s)")
+        for label, key, model_name, size in (("keras-mnist b64 (row 2)", "row2", "keras-mnist", (1, 28, 28)),):
+            per_image = training_flops_per_image(build_model(model_name), size)
+            achieved = per_image * results[key]["images/s"]
+            print(f"  {label:<36}{per_image / 1e6:8.1f} MFLOP/img  {achieved / 1e9:6.1f} GFLOP/s  MFU {achieved / peak:5.1%}")
+        if "row3" in results:
+            fast, cfg = results["row3"]
+            model = fast["result"].model
+            per_image = training_flops_per_image(model, (1, 28, 28), cfg.batch_size)
+            achieved = per_image * fast["images/s"]
+            print(f"  {'mnist-fast (row 3)':<36}{per_image / 1e6:8.1f} MFLOP/img  {achieved / 1e9:6.1f} GFLOP/s  "
+                  f"MFU {achieved / peak:5.1%}")
+
+    if 5 in rows:
+        print("\n5 inference (batch: 64 for keras-mnist, 16 for efficientnet_lite0 at 224)")
+        print(f"  {'model':<22}{'engine':<14}{'images/s':>10}{'p50 ms':>9}{'p95 ms':>9}")
+        for name, size, batch in (("keras-mnist", (1, 28, 28), 64), ("efficientnet_lite0", (3, 224, 224), 16)):
+            for r in inference_row(name, build_model(name, num_classes=10 if name == "keras-mnist" else 1000), size, batch):
+                print(f"  {r['model']:<22}{r['engine']:<14}{r['images/s']:>10,.0f}{r['p50 ms']:>9.2f}{r['p95 ms']:>9.2f}")
+    return results
+
+
+def _train_indices(data) -> list[int]:
+    """Indices (into MNIST's 60,000 training images) of cnnlab's training split."""
+    from cnnlab.data import stratified_split
+    from cnnlab.data.sources import load_mnist, resolve_data_root
+
+    raw = load_mnist(resolve_data_root(data.config.data_root))
+    tr, _ = stratified_split(raw.train_labels, [1 - data.config.val_fraction, data.config.val_fraction],
+                             data.config.seed)
+    return tr.tolist()
+
+
+def _settings(cfg) -> dict:
+    d = cfg.to_dict()
+    d.pop("data")
+    for k in ("name", "project"):
+        d.pop(k)
+    return d
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""Every recipe runs: a smoke run (one epoch of a few batches, stand-in images where the data
+is absent) so no recipe goes stale."""
+
+from pathlib import Path
+
+import pytest
+
+from cnnlab.train import fit, load_config
+
+RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
+
+
+def test_there_are_recipes():
+    assert len(RECIPES) >= 7
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_recipe_smoke(recipe, tmp_path, monkeypatch, mnist_root_or_none):
+    if mnist_root_or_none is not None:
+        monkeypatch.setenv("CNNLAB_DATA", str(mnist_root_or_none))
+    monkeypatch.chdir(tmp_path)  # relative data folders (data/cats_and_dogs_small) are absent here
+    cfg = load_config(recipe)
+    r = fit(recipe, smoke=True, quiet=True, project=tmp_path / "runs", name=None)
+    assert r.history and len(r.history) == 1
+    assert 0.0 <= r.metrics["test_acc"] <= 1.0
+    assert r.config.model == cfg.model
