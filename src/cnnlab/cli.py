@@ -390,3 +390,35 @@ def summary_command(
     out = console if console.is_terminal else Console(width=max(console.width, 130))
     out.print(result.to_table())
     out.print(result.totals_table())
+
+
+# --- bench (issue 10): run a benchmark script of benchmarks/ ---------------------------------
+
+def find_benchmark(name: str) -> Path:
+    """benchmarks/bench_NAME.py of this checkout (beside src/) or of the current folder."""
+    roots = [Path.cwd() / "benchmarks", Path(__file__).resolve().parents[2] / "benchmarks"]
+    for root in roots:
+        script = root / f"bench_{name}.py"
+        if script.is_file():
+            return script
+    known = sorted({p.stem.removeprefix("bench_") for r in roots if r.is_dir() for p in r.glob("bench_*.py")})
+    raise CnnlabError(f"benchmark {name!r}: no benchmarks/bench_{name}.py here"
+                      + (f"; choose one of {', '.join(known)}" if known else
+                         " (benchmarks ship with the source checkout, not the installed package)"))
+
+
+@app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench_command(
+    ctx: typer.Context,
+    name: str = typer.Argument("speed", help="Which benchmark: speed, data, scratch, serve, transfer."),
+) -> None:
+    """Run a benchmark (benchmarks/bench_NAME.py); extra options go to the script (e.g. --rows 1,2)."""
+    import runpy
+
+    script = find_benchmark(name)
+    saved = sys.argv
+    sys.argv = [str(script), *ctx.args]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = saved

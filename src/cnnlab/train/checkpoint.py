@@ -103,7 +103,8 @@ class LoadedModel:
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild the model of a run folder or checkpoint file and load its weights (eval mode)."""
+    """Rebuild the model of a run folder or checkpoint file and load its weights (eval mode), on
+    the device `map_location` names."""
     from cnnlab.models import build_from_architecture
 
     ckpt = load_checkpoint(path, map_location)
@@ -120,7 +121,8 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Lo
     n_out = getattr(model, "num_classes", None)
     if n_out is not None and n_out != len(ckpt["class_names"]) and not getattr(model, "binary_output", False):
         raise CheckpointError(f"{where}: the model has {n_out} outputs but {len(ckpt['class_names'])} class names")
-    model.eval()
+    # load_state_dict copies into the freshly built (CPU) parameters, so move the model itself
+    model.to(map_location).eval()
     return LoadedModel(model, list(ckpt["class_names"]), Preprocessing.from_dict(ckpt["preprocessing"]),
                        ckpt["architecture"], ckpt, where)
 

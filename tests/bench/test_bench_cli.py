@@ -1,0 +1,26 @@
+"""`cnnlab bench` runs the benchmark scripts, so they cannot rot; numbers are not checked here
+(speed is measured by the benchmarks themselves, side by side, never asserted in tests)."""
+
+import pytest
+
+from cnnlab.cli import main
+
+
+def test_unknown_benchmark_lists_the_known_ones(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "sped"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "bench_sped.py" in err and "speed" in err and "scratch" in err
+
+
+def test_speed_benchmark_prints_its_table(mnist_root, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "speed", "--data-root", str(mnist_root), "--limit", "256", "--rows", "2,4"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "2 keras-mnist RMSprop b64" in out
+    row = next(line for line in out.splitlines() if line.startswith("2 keras-mnist"))
+    ratios = [float(tok.rstrip("×")) for tok in row.split() if tok.endswith("×")]
+    assert len(ratios) == 2 and all(r > 0 for r in ratios)
+    assert "MFU" in out
