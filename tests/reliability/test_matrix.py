@@ -1,0 +1,53 @@
+"""Every row of the reliability matrix, with fewer cases than `cnnlab bench reliability` tries.
+
+A row passes when every case behaved as documented; on failure the message lists each case.
+"""
+
+import pytest
+
+from cnnlab.reliability import matrix
+
+
+def assert_row(row: matrix.Row, at_least: int) -> None:
+    assert row.cases >= at_least, row
+    assert row.ok, "\n".join(row.failures)
+
+
+def test_interruptions_one_kill_per_point(tmp_path):
+    assert_row(matrix.interruptions(tmp_path, n=3, seed=1), 3)
+
+
+@pytest.mark.slow
+def test_interruptions_twenty_random_kills(tmp_path):
+    assert_row(matrix.interruptions(tmp_path, n=20, seed=0), 20)
+
+
+def test_disk_faults_keep_previous_files(tmp_path):
+    assert_row(matrix.disk_faults(tmp_path), 14)
+
+
+def test_bad_images_and_fuzzing(tmp_path):
+    assert_row(matrix.bad_images(tmp_path, fuzz_cases=300, seed=2), 10)
+
+
+def test_bad_configs_exit_2_and_write_nothing(tmp_path):
+    assert_row(matrix.bad_configs(tmp_path), 11)
+
+
+def test_diverging_learning_rate_keeps_last_good_checkpoint(tmp_path):
+    assert_row(matrix.numerics(tmp_path), 3)
+
+
+def test_untrusted_files_run_nothing(tmp_path):
+    assert_row(matrix.untrusted_files(tmp_path), 9)
+
+
+def test_a_failing_case_is_reported_not_hidden():
+    cases = matrix.Cases()
+    cases.check("fine", lambda: None)
+    cases.check("wrong", lambda: "it went wrong")
+    cases.check("crash", lambda: 1 / 0)
+    row = cases.row("demo", "{passed}/{tried}", 0.0)
+    assert not row.ok and row.outcome == "1/3"
+    assert any("ZeroDivisionError" in f for f in row.failures)
+    assert "FAIL" in matrix.format_table([row])
