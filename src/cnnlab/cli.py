@@ -390,3 +390,11 @@ def summary_command(
     out = console if console.is_terminal else Console(width=max(console.width, 130))
     out.print(result.to_table())
     out.print(result.totals_table())
+
+
+# --- report and web app (issue 9): `cnnlab report RUN`, `cnnlab serve RUN` -------------------
+from cnnlab.report.cli import report_command  # noqa: E402
+from cnnlab.serve.cli import serve_command  # noqa: E402
+
+app.command("report")(report_command)
+app.command("serve")(serve_command)
