@@ -89,8 +89,10 @@ def test_page_docs_and_report(client, trained_run):
     assert "<script src" not in page.text and "<link" not in page.text  # self-contained
     assert client.get("/docs").status_code == 200
     assert "/predict" in client.get("/openapi.json").json()["paths"]
-    if not (trained_run / "report.html").exists():
-        r = client.get("/report")
+    r = client.get("/report")
+    if (trained_run / "report.html").exists():  # once fit() calls write_run_report
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    else:
         assert r.status_code == 404 and "cnnlab report" in r.json()["detail"]
 
 
@@ -113,3 +115,17 @@ def test_explain_returns_png(client, digit_pngs):
     r = client.post("/explain", files={"file": ("d.png", png, "image/png")},
                     data={"method": "featuremaps", "layer": "no.such.layer"})
     assert r.status_code == 400 and "no.such.layer" in r.json()["detail"]
+
+
+def test_report_is_served_when_built(trained_run, tmp_path):
+    import shutil
+
+    from cnnlab.report import build_report
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    build_report(run)
+    client = TestClient(create_app(run))
+    assert client.get("/model").json()["report_available"] is True
+    r = client.get("/report")
+    assert r.status_code == 200 and "<h1>Run run · mnist-tiny</h1>" in r.text
