@@ -422,3 +422,11 @@ def bench_command(
         runpy.run_path(str(script), run_name="__main__")
     finally:
         sys.argv = saved
+
+
+# --- report and web app (issue 9): `cnnlab report RUN`, `cnnlab serve RUN` -------------------
+from cnnlab.report.cli import report_command  # noqa: E402
+from cnnlab.serve.cli import serve_command  # noqa: E402
+
+app.command("report")(report_command)
+app.command("serve")(serve_command)

@@ -1,0 +1,22 @@
+"""The local web app of a run: a page to try the model on an image, and a JSON/PNG API.
+
+    from cnnlab.serve import create_app
+    app = create_app("runs/exp")            # FastAPI app; `cnnlab serve runs/exp` runs it with uvicorn
+"""
+
+from __future__ import annotations
+
+__all__ = ["create_app", "running_server", "serve"]
+
+
+def __getattr__(name: str):
+    # Imported on first use: `cnnlab --help` registers `cnnlab serve` without loading FastAPI or torch.
+    if name == "create_app":
+        from cnnlab.serve.app import create_app
+
+        return create_app
+    if name in ("running_server", "serve"):
+        from cnnlab.serve import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module 'cnnlab.serve' has no attribute {name!r}")
