@@ -26,15 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, from {', '.join(ROWS)}")
     p.add_argument("--kills", type=int, default=20, help="SIGKILL points for the interruptions row")
     p.add_argument("--fuzz", type=int, default=500, help="corrupted image files for the bad-images row")
-    p.add_argument("--extra", action="store_true", help="also the web-app row (needs the serve extra)")
     args = p.parse_args(argv)
-    extra = {}
-    if args.extra or "webapp" in args.rows:
-        from cnnlab.reliability.webapp import webapp_abuse
-        extra["webapp"] = webapp_abuse
     rows = [r for r in args.rows.split(",") if r]
     start = time.perf_counter()
-    results = run_matrix(rows, kills=args.kills, fuzz_cases=args.fuzz, extra=extra)
+    results = run_matrix(rows, kills=args.kills, fuzz_cases=args.fuzz)
     print(f"reliability matrix, {time.strftime('%Y-%m-%d')}, {time.perf_counter() - start:.0f} s\n")
     print(format_table(results))
     return 0 if all(r.ok for r in results) else 1

@@ -51,3 +51,9 @@ def test_a_failing_case_is_reported_not_hidden():
     assert not row.ok and row.outcome == "1/3"
     assert any("ZeroDivisionError" in f for f in row.failures)
     assert "FAIL" in matrix.format_table([row])
+
+
+def test_web_app_under_load_and_abuse(tmp_path):
+    from cnnlab.reliability.webapp import webapp_abuse
+
+    assert_row(webapp_abuse(tmp_path, requests=40, clients=8), 20)

@@ -528,6 +528,13 @@ def untrusted_files(workdir: Path) -> Row:
 
 # --- the table ------------------------------------------------------------------------------------
 
+def webapp(workdir: Path) -> Row:
+    """The web-app row (cnnlab.reliability.webapp), imported when run."""
+    from cnnlab.reliability.webapp import webapp_abuse
+
+    return webapp_abuse(workdir)
+
+
 ROWS: dict[str, Callable[..., Row]] = {
     "interruptions": interruptions,
     "disk": disk_faults,
@@ -535,6 +542,7 @@ ROWS: dict[str, Callable[..., Row]] = {
     "configs": bad_configs,
     "numerics": numerics,
     "untrusted": untrusted_files,
+    "webapp": webapp,
 }
 
 
