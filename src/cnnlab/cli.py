@@ -265,6 +265,8 @@ def train(
     compile: Optional[bool] = typer.Option(None, "--compile/--no-compile", help="torch.compile the model"),
     num_workers: Optional[int] = typer.Option(None, "--num-workers", help="Decoding workers for streamed folders"),
     tensorboard: Optional[bool] = typer.Option(None, "--tensorboard/--no-tensorboard", help="Write TensorBoard events"),
+    report: Optional[bool] = typer.Option(None, "--report/--no-report",
+                                          help="Write report.html when the run ends (default: yes)"),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="At most this many batches per epoch"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors"),
     smoke: bool = typer.Option(False, "--smoke", help="Check the config in seconds: one epoch of a few batches "
@@ -282,7 +284,7 @@ def train(
         unfreeze=unfreeze, head=parse_ints(head, "--head"), head_dropout=head_dropout, head_epochs=head_epochs,
         finetune_lr=finetune_lr, seed=seed, split_seed=split_seed, name=name, project=project,
         accelerator=accelerator, devices=devices, num_nodes=num_nodes, strategy=strategy, precision=precision,
-        channels_last=channels_last, compile=compile, num_workers=num_workers, tensorboard=tensorboard,
+        channels_last=channels_last, compile=compile, num_workers=num_workers, tensorboard=tensorboard, report=report,
         max_steps=max_steps,
         **data_options(data, data_root, download, image_size, channels, normalize, limit, classes, per_class))
     if resume is not None:

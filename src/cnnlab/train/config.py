@@ -87,6 +87,7 @@ class TrainConfig:
     name: str | None = None
     project: str = "runs"
     tensorboard: bool = False
+    report: bool = True  # write report.html (evaluation, Grad-CAM, feature maps) when the run ends
     evaluate_test: bool = True
     max_steps: int | None = None  # stop each epoch after this many batches (smoke runs)
 

@@ -280,6 +280,12 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
         log.print(f"test: loss {test_loss:.4f}, accuracy {test_acc:.4f} ({len(data.test):,} images, "
                   f"weights of epoch {monitor.best_epoch if cfg.restore_best else len(history)})")
     run.write_json("metrics.json", metrics)
+    if cfg.report and fabric.global_rank == 0:
+        from cnnlab.report import write_run_report
+
+        report = write_run_report(run_path)  # evaluation, Grad-CAM, feature maps; never fails the run
+        if report is not None:
+            log.print(f"report: {report}")
     log.print(f"run folder: [bold]{run_path}[/bold]")
     log.close()
 
