@@ -390,3 +390,9 @@ def summary_command(
     out = console if console.is_terminal else Console(width=max(console.width, 130))
     out.print(result.to_table())
     out.print(result.totals_table())
+
+
+# --- evaluate, predict, export (issue 5) -----------------------------------------------------
+from cnnlab.evaluate import cli as _evaluate_cli  # noqa: E402  (light: typer and rich only)
+
+_evaluate_cli.register(app)
