@@ -140,8 +140,11 @@ def _export_onnx(model: torch.nn.Module, example: torch.Tensor, opset: int):
 
     buf = io.BytesIO()
     # dynamo=False: the TorchScript-based exporter, which handles every model of the registry here
-    torch.onnx.export(model, (example,), buf, dynamo=False, input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset)
+    # and needs no onnxscript graph rewriting; its "legacy exporter" DeprecationWarning is expected.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx.*|cnnlab.*")
+        torch.onnx.export(model, (example,), buf, dynamo=False, input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset)
     data = buf.getvalue()
     onnx.checker.check_model(onnx.load_from_string(data))
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])

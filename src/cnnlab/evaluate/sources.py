@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+import torch
+
 from cnnlab.data import DataBundle, DataConfig, load_data
 from cnnlab.errors import CheckpointError, DataError
 from cnnlab.train import LoadedModel, load_config, load_model
@@ -20,8 +22,29 @@ ModelSource = str | Path | LoadedModel
 
 
 def as_loaded(source: ModelSource) -> LoadedModel:
-    """A LoadedModel from a run folder or checkpoint file (safe loading: weights_only)."""
-    return source if isinstance(source, LoadedModel) else load_model(source)
+    """A LoadedModel from a run folder or checkpoint file (safe loading: weights_only), whose
+    output width matches its class names."""
+    loaded = source if isinstance(source, LoadedModel) else load_model(source)
+    check_output_width(loaded)
+    return loaded
+
+
+def check_output_width(loaded: LoadedModel) -> None:
+    """Refuse a model whose outputs do not match its class names (one logit for a binary head).
+
+    `load_model` can only compare against a `num_classes` attribute, which registry models do
+    not carry; one forward pass of a blank image measures the real width.
+    """
+    pre = loaded.preprocessing
+    expected = 1 if loaded.binary_output else len(loaded.class_names)
+    device = next(loaded.model.parameters()).device
+    with torch.no_grad():
+        out = loaded.model.eval()(torch.zeros(1, pre.channels, *pre.input_size, device=device))
+    width = out.reshape(1, -1).shape[1]
+    if width != expected:
+        raise CheckpointError(f"{loaded.path}: the model has {width} outputs but {len(loaded.class_names)} class "
+                              f"names {list(loaded.class_names)[:12]}; the class names do not belong to these "
+                              "weights (was the checkpoint edited, or trained on other classes?)")
 
 
 def as_source_list(runs: ModelSource | Sequence[ModelSource]) -> list[ModelSource]:
