@@ -94,7 +94,10 @@ def load_eval_data(loaded: LoadedModel, data: str | None = None, **data_options:
     if data is None:
         cfg = run_data_config(loaded)
         return load_data(cfg, **data_options) if data_options else load_data(cfg)
-    options = {"image_size": pre.input_size, "channels": pre.channels, "resize": pre.resize, **data_options}
+    # normalize="none": the model's own mean/std are applied later, so statistics of the new
+    # data would be computed for nothing.
+    options = {"image_size": pre.input_size, "channels": pre.channels, "resize": pre.resize, "normalize": "none",
+               **data_options}
     return load_data(data, **options)
 
 
