@@ -432,3 +432,8 @@ from cnnlab.serve.cli import serve_command  # noqa: E402
 
 app.command("report")(report_command)
 app.command("serve")(serve_command)
+
+# --- evaluate, predict, export (issue 5) -----------------------------------------------------
+from cnnlab.evaluate import cli as _evaluate_cli  # noqa: E402  (light: typer and rich only)
+
+_evaluate_cli.register(app)

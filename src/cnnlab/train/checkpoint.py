@@ -118,13 +118,30 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Lo
     except RuntimeError as e:
         raise CheckpointError(f"{where}: weights do not match the architecture {ckpt['architecture'].get('name')!r} "
                               f"({str(e).splitlines()[0]})") from None
-    n_out = getattr(model, "num_classes", None)
-    if n_out is not None and n_out != len(ckpt["class_names"]) and not getattr(model, "binary_output", False):
-        raise CheckpointError(f"{where}: the model has {n_out} outputs but {len(ckpt['class_names'])} class names")
     # load_state_dict copies into the freshly built (CPU) parameters, so move the model itself
     model.to(map_location).eval()
-    return LoadedModel(model, list(ckpt["class_names"]), Preprocessing.from_dict(ckpt["preprocessing"]),
-                       ckpt["architecture"], ckpt, where)
+    loaded = LoadedModel(model, list(ckpt["class_names"]), Preprocessing.from_dict(ckpt["preprocessing"]),
+                         ckpt["architecture"], ckpt, where)
+    check_output_width(loaded)
+    return loaded
+
+
+def check_output_width(loaded: LoadedModel) -> None:
+    """Refuse a model whose outputs do not match its class names (one logit for a binary head).
+
+    Registry models carry no `num_classes` attribute to compare, so one forward pass of a blank
+    image at the input size measures the real width.
+    """
+    pre = loaded.preprocessing
+    expected = 1 if loaded.binary_output else len(loaded.class_names)
+    device = next(loaded.model.parameters()).device
+    with torch.no_grad():
+        out = loaded.model.eval()(torch.zeros(1, pre.channels, *pre.input_size, device=device))
+    width = out.reshape(1, -1).shape[1]
+    if width != expected:
+        raise CheckpointError(f"{loaded.path}: the model has {width} outputs but {len(loaded.class_names)} class "
+                              f"names {list(loaded.class_names)[:12]}; the class names do not belong to these "
+                              "weights (was the checkpoint edited, or trained on other classes?)")
 
 
 def state_dict_bytes(state: dict[str, Any]) -> bytes:

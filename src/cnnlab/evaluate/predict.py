@@ -1,0 +1,115 @@
+"""`predict`: top-k classes for image files and folders, from a run, a checkpoint or an ONNX export.
+
+Every file is prepared by the model's own preprocessing (stored in the checkpoint or the export
+sidecar), so the user never repeats the normalisation or the input size. A file that cannot be
+read becomes an error row naming it; the other files are still predicted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from cnnlab.data.images import is_image_file
+from cnnlab.errors import CnnlabError, ConfigError
+from cnnlab.evaluate.onnx_model import OnnxModel, load_onnx
+from cnnlab.evaluate.sources import ModelSource, as_loaded
+from cnnlab.inference import predict_batch, prepare_batch, top_k as top_k_classes
+from cnnlab.train import LoadedModel
+
+Predictor = LoadedModel | OnnxModel
+
+
+@dataclass
+class PredictionRow:
+    """One input file: its top-k (class, probability) pairs, or the error that stopped it."""
+
+    path: str
+    top: list[tuple[str, float]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "top": [{"class": c, "probability": p} for c, p in self.top],
+                "error": self.error}
+
+
+def load_predictor(source: ModelSource | OnnxModel) -> Predictor:
+    """A run folder or checkpoint (PyTorch), an exported `.onnx` file (ONNX Runtime), or either loaded."""
+    if isinstance(source, (LoadedModel, OnnxModel)):
+        return source
+    if Path(source).suffix.lower() == ".onnx":
+        return load_onnx(source)
+    return as_loaded(source)
+
+
+def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
+    """Files as given (whatever their extension, so a bad one is reported), and the image files
+    of folders, recursively and sorted. A path that does not exist is kept, to be reported."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and is_image_file(f)))
+        else:
+            out.append(p)
+    return out
+
+
+def predict(source: ModelSource | OnnxModel, paths: Sequence[str | Path], top_k: int = 5, tta: bool = False,
+            batch_size: int = 64) -> list[PredictionRow]:
+    """Top-k classes with probabilities for each image file (folders are expanded).
+
+    One row per file, in order; an unreadable file gets `error` set instead of `top`.
+    """
+    if top_k < 1:
+        raise ConfigError(f"top_k: {top_k} (expected ≥ 1)")
+    predictor = load_predictor(source)
+    files = expand_paths(paths)
+    if not files:
+        raise ConfigError(f"predict: no image files in {[str(p) for p in paths]} "
+                          "(expected image files or folders holding .jpg/.png/... files)")
+    rows = [PredictionRow(str(f)) for f in files]
+    prepared: list[tuple[int, torch.Tensor]] = []
+    for i, f in enumerate(files):
+        if not f.exists():
+            rows[i].error = "no such file or folder"
+            continue
+        try:
+            prepared.append((i, prepare_batch(predictor, [f])))
+        except CnnlabError as e:
+            rows[i].error = getattr(e, "reason", None) or str(e)
+    for start in range(0, len(prepared), batch_size):
+        chunk = prepared[start:start + batch_size]
+        batch = torch.cat([x for _, x in chunk])
+        probs = (predictor.predict_batch(batch, tta) if isinstance(predictor, OnnxModel)
+                 else predict_batch(predictor, batch, tta)).numpy()
+        for (i, _), top in zip(chunk, top_k_classes(probs, predictor.class_names, top_k)):
+            rows[i].top = top
+    return rows
+
+
+def rows_to_csv(rows: Sequence[PredictionRow], k: int) -> str:
+    """One line per file: path, class_1, probability_1, ..., class_k, probability_k, error."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["path", *[f"{name}_{j}" for j in range(1, k + 1) for name in ("class", "probability")], "error"])
+    for r in rows:
+        cells: list[Any] = []
+        for j in range(k):
+            cells += [r.top[j][0], f"{r.top[j][1]:.6f}"] if j < len(r.top) else ["", ""]
+        w.writerow([r.path, *cells, r.error or ""])
+    return buf.getvalue()
+
+
+def rows_to_json(rows: Sequence[PredictionRow]) -> str:
+    """A JSON list of {path, top: [{class, probability}], error}."""
+    return json.dumps([r.to_dict() for r in rows], indent=2)
