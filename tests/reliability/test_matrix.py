@@ -31,7 +31,7 @@ def test_bad_images_and_fuzzing(tmp_path):
 
 
 def test_bad_configs_exit_2_and_write_nothing(tmp_path):
-    assert_row(matrix.bad_configs(tmp_path), 11)
+    assert_row(matrix.bad_configs(tmp_path), 12)
 
 
 def test_diverging_learning_rate_keeps_last_good_checkpoint(tmp_path):

@@ -376,6 +376,22 @@ def bad_configs(workdir: Path) -> Row:
             return f"wrote {written}" if written else None
 
         cases.check(name, case)
+    def class_mismatch() -> str | None:
+        # A digits model (10 classes) evaluated on a two-class folder: refused, nothing written.
+        from cnnlab.reliability.image_corpus import make_class_folder
+        from cnnlab.train import fit
+
+        run = fit(data="digits", model="mnist-tiny", epochs=1, limit=200, project=workdir / "trained",
+                  name="digits", quiet=True, report=False).run_dir
+        folder = workdir / "two-classes"
+        make_class_folder(folder / "test", per_class=4)
+        before = _files(run)
+        code, err = run_cli_inprocess(["evaluate", str(run), "--data", str(folder)])
+        if code != 2 or "cats" not in err:
+            return f"exit {code}: {err.strip()[-200:]}"
+        return None if _files(run) == before else "files were written into the run folder"
+
+    cases.check("class count of data vs checkpoint", class_mismatch)
     return cases.row("Bad configs and arguments",
                      "{passed}/{tried} refused with exit 2, the field named, nothing written", start)
 
