@@ -384,7 +384,8 @@ def bad_configs(workdir: Path) -> Row:
         run = fit(data="digits", model="mnist-tiny", epochs=1, limit=200, project=workdir / "trained",
                   name="digits", quiet=True, report=False).run_dir
         folder = workdir / "two-classes"
-        make_class_folder(folder / "test", per_class=4)
+        for split in ("train", "val", "test"):
+            make_class_folder(folder / split, per_class=4)
         before = _files(run)
         code, err = run_cli_inprocess(["evaluate", str(run), "--data", str(folder)])
         if code != 2 or "cats" not in err:
