@@ -87,7 +87,9 @@ def test_page_docs_and_report(client, trained_run):
     page = client.get("/")
     assert page.status_code == 200 and 'id="file"' in page.text and "mnist-tiny" in page.text
     assert "<script src" not in page.text and "<link" not in page.text  # self-contained
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "http" not in docs.text.replace(client.base_url.host, "")  # offline: no CDN
+    assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
     assert "/predict" in client.get("/openapi.json").json()["paths"]
     r = client.get("/report")
     if (trained_run / "report.html").exists():  # once fit() calls write_run_report

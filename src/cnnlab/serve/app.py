@@ -111,6 +111,23 @@ def page_html() -> str:
     return resources.files("cnnlab.serve").joinpath("page.html").read_text(encoding="utf-8")
 
 
+def mount_offline_docs(app) -> None:
+    """OpenAPI docs at /docs from Swagger UI files shipped in a package (swagger-ui-bundle):
+    FastAPI's default page loads them from a CDN, which leaves /docs blank offline."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-static", StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="cnnlab API",
+                                   swagger_js_url="/docs-static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-static/swagger-ui.css",
+                                   swagger_favicon_url="/docs-static/favicon-32x32.png")
+
+
 def create_app(run, max_upload_mb: float = 10, top_k: int = 5):
     """A FastAPI app serving the model of `run` (a run folder, checkpoint file or LoadedModel).
 
@@ -121,7 +138,7 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5):
         raise CnnlabError(f"max_upload_mb: {max_upload_mb} (expected a positive number of MB)")
     service = ModelService(run)
     max_bytes = int(max_upload_mb * 1e6)
-    app = FastAPI(title="cnnlab", version="1", description=(
+    app = FastAPI(title="cnnlab", version="1", docs_url=None, redoc_url=None, description=(
         f"Predictions and explanations of {service.info()['architecture']} "
         f"({len(service.loaded.class_names)} classes). Images of any mode and size; "
         f"uploads up to {max_upload_mb:g} MB."))
@@ -142,6 +159,8 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5):
         data = file.file.read(max_bytes + 1)  # never more than the limit + 1 into memory
         check_size(data, name, max_bytes)
         return decode_upload(data, name, service.loaded.preprocessing.channels), name
+
+    mount_offline_docs(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
