@@ -42,6 +42,7 @@ _PRESET_MODULES = (
     "cnnlab.models.classic",
     "cnnlab.models.external",
     "cnnlab.models.pattern",
+    "cnnlab.models.transfer",
 )
 
 
