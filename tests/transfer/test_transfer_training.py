@@ -76,7 +76,7 @@ def test_extract_cached_reuses_the_features_on_the_second_run(tmp_path, monkeypa
     assert second.metrics["test_acc"] > 0.5  # evaluated on images, through the whole net
     # other images → another key → computed again
     fit(transfer="extract-cached", epochs=1, project=tmp_path, **{**QUICK, "limit": 150})
-    assert calls[2:] == ["train"]  # the val split (176 images) is the same, so its features are reused
+    assert sorted(calls[2:]) == ["train", "val"]
 
 
 def test_head_layers_and_config_errors(tmp_path):
