@@ -23,6 +23,7 @@ def test_there_are_recipes():
 def test_recipe_smoke(recipe, tmp_path, monkeypatch, mnist_root_or_none):
     if mnist_root_or_none is not None:
         monkeypatch.setenv("CNNLAB_DATA", str(mnist_root_or_none))
+    monkeypatch.setenv("CNNLAB_OFFLINE", "1")  # transfer recipes: no download attempts for ImageNet weights
     monkeypatch.chdir(tmp_path)  # relative data folders (data/cats_and_dogs_small) are absent here
     cfg = load_config(recipe)
     r = fit(recipe, smoke=True, quiet=True, project=tmp_path / "runs", name=None)
