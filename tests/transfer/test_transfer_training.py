@@ -90,3 +90,14 @@ def test_head_layers_and_config_errors(tmp_path):
         fit(transfer="finetune", unfreeze="top", project=tmp_path, **QUICK)
     with pytest.raises(ConfigError, match=r"unfreeze: 20 \(the backbone has 9 blocks"):
         fit(transfer="finetune", unfreeze="20", project=tmp_path, **QUICK)
+
+
+def test_finetune_resumed_across_the_phase_change_matches_a_straight_run(tmp_path):
+    settings = dict(QUICK, limit=150, transfer="finetune", unfreeze="1", head_epochs=1, lr=3e-3, project=tmp_path)
+    straight = fit(epochs=3, name="straight", **settings)
+    part = fit(epochs=1, name="part", **settings)
+    resumed = fit(resume=part.run_dir, epochs=3, quiet=True)
+    keys = ("train_loss", "val_loss", "lr")
+    assert [[h[k] for k in keys] for h in resumed.history] == [[h[k] for k in keys] for h in straight.history]
+    for (n, p), q in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(p, q), n
