@@ -34,7 +34,7 @@ def test_every_preset_is_listed_with_its_natural_input():
         assert (info.input_size, info.in_channels, info.num_classes) == ((28, 28), 1, 10)
         assert info.description and info.source
     assert list_models("keras") == ["keras-mnist", "keras-catsdogs"]
-    assert set(model_families()) == {"spec:<pattern>", "torchvision:<name>", "timm:<name>"}
+    assert set(model_families()) == {"spec:<pattern>", "torchvision:<name>", "timm:<name>", "transfer:<backbone>"}
 
 
 @pytest.mark.parametrize(("typo", "suggestion"), [

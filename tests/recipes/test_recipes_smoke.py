@@ -8,16 +8,22 @@ import pytest
 from cnnlab.train import fit, load_config
 
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
+# Transfer recipes run ImageNet-sized backbones (VGG16, ResNet-18, EfficientNet) at 150–224 px:
+# 30–70 s each on a shared CPU even as smoke runs, so they are in the slow set; the transfer
+# code path itself is smoke-tested fast in tests/transfer.
+RECIPE_PARAMS = [pytest.param(p, marks=[pytest.mark.slow] if "\nweights:" in p.read_text() else [], id=p.stem)
+                 for p in RECIPES]
 
 
 def test_there_are_recipes():
     assert len(RECIPES) >= 7
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("recipe", RECIPE_PARAMS)
 def test_recipe_smoke(recipe, tmp_path, monkeypatch, mnist_root_or_none):
     if mnist_root_or_none is not None:
         monkeypatch.setenv("CNNLAB_DATA", str(mnist_root_or_none))
+    monkeypatch.setenv("CNNLAB_OFFLINE", "1")  # transfer recipes: no download attempts for ImageNet weights
     monkeypatch.chdir(tmp_path)  # relative data folders (data/cats_and_dogs_small) are absent here
     cfg = load_config(recipe)
     r = fit(recipe, smoke=True, quiet=True, project=tmp_path / "runs", name=None)

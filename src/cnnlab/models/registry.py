@@ -42,6 +42,7 @@ _PRESET_MODULES = (
     "cnnlab.models.classic",
     "cnnlab.models.external",
     "cnnlab.models.pattern",
+    "cnnlab.models.transfer",
 )
 
 
@@ -238,7 +239,12 @@ def build_model(
     1000 classes at 3x224x224 for the ImageNet architectures. Extra keyword options go to the
     preset (e.g. `dropout=0.5` for keras-catsdogs) or, for torchvision/timm models, to their
     constructors. Unknown names raise a ModelError with the closest names.
+    `weights="imagenet"` (or a path to a state dict) loads pretrained weights
+    (`cnnlab.models.pretrained`); with the 1000 ImageNet classes the model keeps its pretrained
+    head and gets `model.class_names`. Weights are data, not architecture: they are not part of
+    `model.cnnlab_architecture`.
     """
+    weights = kwargs.pop("weights") if isinstance(kwargs.get("weights"), str) else None
     entry = _lookup(name)
     num_classes, in_channels, input_size = _resolve_arguments(
         entry.info, num_classes, in_channels, input_size)
@@ -256,6 +262,10 @@ def build_model(
     except ModelError:
         model.cnnlab_architecture = None  # an option (e.g. a layer class) is not storable
     model.binary_output = bool(getattr(model, "binary_output", False))
+    if weights is not None:
+        from cnnlab.models.pretrained import load_pretrained_weights
+
+        load_pretrained_weights(model, entry.info.name, weights)
     return model
 
 

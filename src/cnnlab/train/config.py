@@ -21,6 +21,8 @@ SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
 MONITORS = {"val_loss": "min", "val_acc": "max", "train_loss": "min"}
 PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "64", "64-true")
 TRANSFER_MODES = ("none", "extract-cached", "extract", "finetune")
+# The backbone of `--transfer` when no model is named: its ImageNet weights ship in a package.
+DEFAULT_TRANSFER_MODEL = "efficientnet_lite0"
 
 
 @dataclass
@@ -133,6 +135,23 @@ class TrainConfig:
             raise bad("max_steps", "a whole number ≥ 1, or null")
         if self.name is not None and (not self.name or "/" in self.name or self.name.startswith(".")):
             raise bad("name", "a folder name without '/' or a leading '.'")
+        if self.transfer != "none" and self.model == "mnist-tiny" and self.weights in (None, "imagenet"):
+            self.model = DEFAULT_TRANSFER_MODEL  # the default model has no ImageNet weights; this one works offline
+        unfreeze = str(self.unfreeze)
+        if unfreeze != "all" and not (unfreeze.isdigit() and int(unfreeze) >= 1):
+            raise bad("unfreeze", "'all' or a number of top blocks ≥ 1")
+        self.unfreeze = unfreeze
+        if any(not isinstance(h, int) or h < 1 for h in self.head):
+            raise bad("head", "a list of positive layer widths, e.g. [512, 256]")
+        if not 0 <= self.head_dropout < 1:
+            raise bad("head_dropout", "0 ≤ rate < 1")
+        if self.backbone_lr_mult <= 0:
+            raise bad("backbone_lr_mult", "a positive factor, e.g. 0.1")
+        if self.finetune_lr is not None and self.finetune_lr <= 0:
+            raise bad("finetune_lr", "a positive learning rate, or null for lr/10")
+        if self.transfer == "extract-cached" and not self.augmentation.is_identity:
+            raise ConfigError(f"augment: {self.augment!r} cannot be used with transfer 'extract-cached' (the features "
+                              "are computed once, so no augmentation is possible); use transfer 'extract' to augment")
         self.augmentation  # validates the augment setting now, not mid-run
 
     @property

@@ -158,7 +158,7 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
     flip_warning = warn_if_flip_mislabels(augment, data.class_names, emit=False)
 
     # --- model, loss, optimizer, schedule ---------------------------------------------------
-    tm: TrainingModel = build_training_model(cfg, data)
+    tm: TrainingModel = build_training_model(cfg, data, smoke)
     model = tm.model
     weights = _class_weights(cfg, data)
     criterion = make_criterion(tm.binary_output, weights.to(fabric.device) if weights is not None else None,
@@ -170,6 +170,10 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
                                world_size=fabric.world_size, num_workers=cfg.num_workers)
     val_loader = data.loader("val", max(cfg.batch_size, 256), device=fabric.device, channels_last=cfg.channels_last,
                              rank=fabric.global_rank, world_size=fabric.world_size, num_workers=cfg.num_workers)
+    if cfg.transfer == "extract-cached":  # the frozen base runs once (or not at all: cached); the head trains on features
+        from cnnlab.train.transfer_setup import cached_feature_loaders
+
+        train_loader, val_loader = cached_feature_loaders(tm, data, cfg, fabric.device)
     steps_per_epoch = _optimizer_steps(len(train_loader), cfg)
     schedule = LRSchedule(optimizer, cfg.scheduler, cfg.epochs, steps_per_epoch, cfg.step_size, cfg.gamma,
                           cfg.warmup_epochs, cfg.plateau_patience, MONITORS[cfg.monitor])
@@ -203,6 +207,8 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
                       tensorboard_dir=run_path / "tensorboard" if cfg.tensorboard and rank0 else None)
     run.write_text("config.yaml", _yaml(cfg))
     _print_start(log, cfg, data, tm, run_path, flip_warning, resume is not None, start_epoch)
+    if tm.record:  # transfer: weights, blocks, what is frozen in which phase, feature cache
+        run.write_json("transfer.json", tm.record)
 
     def checkpoint_state(epoch: int) -> dict[str, Any]:
         return {"model": raw_model.state_dict(), "architecture": tm.architecture,

@@ -29,7 +29,7 @@ def resolve_data_config(cfg: TrainConfig) -> DataConfig:
     if d.normalize == "dataset" and cfg.augmentation.normalize is not None:
         d.normalize = cfg.augmentation.normalize
     if cfg.transfer != "none" or cfg.weights is not None:
-        from cnnlab.models.transfer import pretrained_data_needs
+        from cnnlab.train.transfer_setup import pretrained_data_needs
 
         d = pretrained_data_needs(cfg, d)
     return d
@@ -45,6 +45,7 @@ class TrainingModel:
     phases: list[dict[str, Any]] = field(default_factory=list)  # transfer: what trains when
     phase_index: int = 0
     backbone_lr_mult: float = 1.0
+    record: dict[str, Any] = field(default_factory=dict)  # transfer: weights, blocks, phases, feature cache
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         """Trainable parameters, in groups with their own learning rate where the phase asks."""
@@ -58,7 +59,7 @@ class TrainingModel:
         """Enter the phase that starts at `epoch`, if any; True when the optimizer changed."""
         if not self.phases:
             return False
-        from cnnlab.models.transfer import enter_phase
+        from cnnlab.train.transfer_setup import enter_phase
 
         for i, phase in enumerate(self.phases):
             if phase["start_epoch"] == epoch and i != self.phase_index:
@@ -109,14 +110,15 @@ def set_dropout(model: nn.Module, rate: float) -> int:
     return n
 
 
-def build_training_model(cfg: TrainConfig, data: DataBundle) -> TrainingModel:
-    """Build the configured model for this data, check the input fits, apply dropout/transfer."""
+def build_training_model(cfg: TrainConfig, data: DataBundle, smoke: bool = False) -> TrainingModel:
+    """Build the configured model for this data, check the input fits, apply dropout/transfer.
+    A smoke run may stand random weights in for pretrained ones that are not on this machine."""
     from cnnlab.models import build_model, check_input_size
 
     if cfg.transfer != "none" or cfg.weights is not None:
-        from cnnlab.models.transfer import build_transfer_model
+        from cnnlab.train.transfer_setup import build_transfer_model
 
-        tm = build_transfer_model(cfg, data)
+        tm = build_transfer_model(cfg, data, smoke)
     else:
         model = build_model(cfg.model, num_classes=data.num_classes, in_channels=data.channels,
                             input_size=data.input_size, **cfg.model_kwargs)

@@ -1,0 +1,29 @@
+"""Multi-stage transfer on real MNIST: a CNN trained on digits 0–4 becomes the base for 5–9."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cnnlab.train import fit
+
+LOW, HIGH = [str(d) for d in range(5)], [str(d) for d in range(5, 10)]
+
+
+@pytest.mark.slow  # ≈ 1–2 min on 2 shared cores: three trainings on real MNIST
+def test_a_base_from_digits_0_to_4_beats_scratch_on_1000_images_of_5_to_9(tmp_path, mnist_root):
+    common = dict(data="mnist", data_root=str(mnist_root), model="mnist-tutorial", batch_size=64, quiet=True,
+                  project=tmp_path, seed=0)
+    stage1 = fit(classes=LOW, limit=10_000, epochs=2, name="stage1", **common)
+    assert stage1.metrics["test_acc"] > 0.95
+    few = dict(classes=HIGH, per_class=100, epochs=8, lr=1e-3, **common)
+    transferred = fit(weights=str(stage1.run_dir), transfer="finetune", head_epochs=3, unfreeze="all",
+                      finetune_lr=5e-4, name="stage2", **few)
+    scratch = fit(name="scratch", **few)
+    record = json.loads((transferred.run_dir / "transfer.json").read_text())
+    assert record["weights"].startswith("cnnlab run") and record["backbone"] == "mnist-tutorial"
+    assert transferred.class_names == HIGH
+    print(f"5–9 from 100 images per class: transferred {transferred.metrics['test_acc']:.4f}, "
+          f"scratch {scratch.metrics['test_acc']:.4f}")
+    assert transferred.metrics["test_acc"] > scratch.metrics["test_acc"]  # measured: 0.940 vs 0.926
