@@ -390,3 +390,9 @@ def summary_command(
     out = console if console.is_terminal else Console(width=max(console.width, 130))
     out.print(result.to_table())
     out.print(result.totals_table())
+
+
+# --- explain (issue 7) ----------------------------------------------------------------------
+from cnnlab.explain.cli import explain_command  # noqa: E402
+
+app.command("explain")(explain_command)
