@@ -121,7 +121,7 @@ def _per_image(method: str, loaded: LoadedModel, layers: list[LayerInfo], img: P
     forward = class_scores(loaded)
     targets = torch.tensor([k], device=img.batch.device)
     if method in ("gradcam", "gradcam++"):
-        name = _one_layer(names, loaded, method)
+        name = _one_layer(names, loaded, method, layers)
         require_spatial(find_layer(layers, name), method, layers)
         cams, heat = class_heatmaps(forward, loaded.model, name, img.batch, targets, plus=method == "gradcam++")
         arrays, label = {"heatmap": heat[0], "cam": cams[0]}, f"{method} at {name}"
@@ -139,10 +139,11 @@ def _per_image(method: str, loaded: LoadedModel, layers: list[LayerInfo], img: P
                        prediction=pred)
 
 
-def _one_layer(names: list[str] | None, loaded: LoadedModel, method: str) -> str:
+def _one_layer(names: list[str] | None, loaded: LoadedModel, method: str,
+               layers: list[LayerInfo] | None = None) -> str:
     if names and len(names) > 1:
         raise ConfigError(f"{method}: takes one layer, got {names}")
-    return names[0] if names else default_layer(loaded.model)
+    return names[0] if names else default_layer(loaded.model, layers)
 
 
 # --- whole-model methods --------------------------------------------------------------------
@@ -158,7 +159,7 @@ def _filters(loaded: LoadedModel, layers: list[LayerInfo], names: list[str] | No
 
 
 def _patterns(loaded: LoadedModel, layers: list[LayerInfo], names: list[str] | None, options: dict) -> Explanation:
-    chosen = names or [default_layer(loaded.model)]
+    chosen = names or [default_layer(loaded.model, layers)]
     arrays: dict[str, np.ndarray] = {}
     pngs = []
     for name in chosen:
@@ -229,7 +230,7 @@ def _embedding(loaded: LoadedModel, layers: list[LayerInfo], names: list[str] | 
 
 
 def _top_images(loaded: LoadedModel, layers: list[LayerInfo], names: list[str] | None, options: dict) -> Explanation:
-    name = _one_layer(names, loaded, "top-images")
+    name = _one_layer(names, loaded, "top-images", layers)
     info = find_layer(layers, name)
     channel = int(options.get("channel", 0))
     if not 0 <= channel < info.output_shape[0]:

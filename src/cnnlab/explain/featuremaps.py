@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from cnnlab.explain.layers import LayerInfo, capture
-from cnnlab.explain.render import draw_tiles, new_figure, show_image, to_png
+from cnnlab.explain.render import mosaic, new_figure, show_image, to_png
 
 ACTIVATIONS = {"ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Mish", "Sigmoid", "Tanh"}
 NORMS = {"BatchNorm2d", "GroupNorm", "BatchNormAct2d", "LayerNorm2d", "Identity"}
@@ -52,26 +52,23 @@ def sparsity(maps: np.ndarray) -> float:
 
 def featuremaps_figure(image: np.ndarray, maps: dict[str, np.ndarray], title: str,
                        max_channels: int = 64) -> bytes:
-    """The image beside one block of tiles per layer (at most `max_channels` tiles each)."""
+    """The image beside one mosaic of tiles per layer (at most `max_channels` tiles each)."""
     names = list(maps)
-    heights = [0.35 + 0.95 * _rows(min(len(maps[n]), max_channels)) for n in names]
+    blocks = [mosaic(maps[n][:max_channels]) for n in names]
+    heights = [0.4 + 7.5 * b.shape[0] / b.shape[1] for b in blocks]  # 7.5 inches wide mosaics
     fig = new_figure(9, 0.5 + sum(heights))
-    grid = fig.add_gridspec(len(names), 2, width_ratios=[1, 5], height_ratios=heights, hspace=0.12)
+    grid = fig.add_gridspec(len(names), 2, width_ratios=[1, 5], height_ratios=heights, hspace=0.15)
     show_image(fig.add_subplot(grid[0, 0]), image, "input")
-    for row, name in enumerate(names):
-        m = maps[name][:max_channels]
-        cell = grid[row, 1].subgridspec(2, 1, height_ratios=[0.12, 1], hspace=0.05)
-        label = fig.add_subplot(cell[0])
-        label.axis("off")
-        label.text(0, 0.5, f"{name}: {maps[name].shape[0]} maps {maps[name].shape[1]}×{maps[name].shape[2]}, "
-                   f"{sparsity(maps[name]):.0%} zeros" + ("" if len(m) == len(maps[name]) else f" (first {len(m)})"),
-                   fontsize=9, va="center")
-        draw_tiles(fig, cell[1], list(m))
+    for row, (name, block) in enumerate(zip(names, blocks)):
+        m = maps[name]
+        ax = fig.add_subplot(grid[row, 1])
+        ax.imshow(np.ma.masked_invalid(block), cmap="viridis", interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_visible(False)
+        shown = "" if len(m) <= max_channels else f" (first {max_channels})"
+        ax.set_title(f"{name}: {m.shape[0]} maps {m.shape[1]}×{m.shape[2]}, {sparsity(m):.0%} zeros{shown}",
+                     fontsize=9, loc="left")
     fig.suptitle(title, fontsize=11)
     return to_png(fig)
-
-
-def _rows(n: int) -> int:
-    from cnnlab.explain.render import grid_shape
-
-    return grid_shape(n)[0]

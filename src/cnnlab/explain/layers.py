@@ -85,10 +85,17 @@ def is_conv(module: nn.Module) -> bool:
     return isinstance(module, nn.modules.conv._ConvNd)
 
 
-def default_layer(model) -> str:
-    """The last convolution's module name: the usual Grad-CAM layer (most semantic, still spatial)."""
+def default_layer(model, layers: Sequence[LayerInfo] | None = None) -> str:
+    """The last convolution's module name: the usual Grad-CAM layer (most semantic, still spatial).
+
+    With the traced `layers`, a conv whose output is 1×1 (a head after global pooling, as in
+    MobileNetV3) is passed over: its map would have nothing to localise.
+    """
     module = model_of(model)
     convs = [n for n, m in module.named_modules() if is_conv(m)]
+    if layers is not None:
+        spatial = {li.name for li in layers if li.is_spatial and li.output_shape[1] * li.output_shape[2] > 1}
+        convs = [n for n in convs if n in spatial] or convs
     if not convs:
         raise LayerError(f"{type(module).__name__}: has no convolution layer; pass layer=... "
                          "naming a layer with C×H×W output")

@@ -88,6 +88,19 @@ def tile_grid_figure(tiles: Sequence[np.ndarray], title: str, cmap: str = "virid
     return to_png(fig)
 
 
+def mosaic(tiles: np.ndarray, pad: int = 1) -> np.ndarray:
+    """C×h×w maps → one image of tiles in the tutorial layout, each tile scaled to [0, 1] on its
+    own, with NaN gutters (drawn blank). One imshow of a mosaic draws hundreds of maps in a
+    fraction of the time of one axis per map."""
+    n, h, w = tiles.shape
+    rows, cols = grid_shape(n)
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), np.nan, dtype=np.float32)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = scale01(tile)
+    return out
+
+
 def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
     """The heatmap in colour blended over the image (grey images become RGB), as the Keras book."""
     from matplotlib import colormaps
