@@ -58,10 +58,13 @@ def featuremaps_figure(image: np.ndarray, maps: dict[str, np.ndarray], title: st
     heights = [0.4 + 7.5 * b.shape[0] / b.shape[1] for b in blocks]  # 7.5 inches wide mosaics
     fig = new_figure(9, 0.5 + sum(heights))
     grid = fig.add_gridspec(len(names), 2, width_ratios=[1, 5], height_ratios=heights, hspace=0.15)
-    show_image(fig.add_subplot(grid[0, 0]), image, "input")
+    first = fig.add_subplot(grid[0, 0])
+    show_image(first, image, "input")
+    first.set_anchor("N")
     for row, (name, block) in enumerate(zip(names, blocks)):
         m = maps[name]
         ax = fig.add_subplot(grid[row, 1])
+        ax.set_anchor("N")
         ax.imshow(np.ma.masked_invalid(block), cmap="viridis", interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])

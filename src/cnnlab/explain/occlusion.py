@@ -26,7 +26,7 @@ def fill_tensor(preprocessing, fill: float | str, shape: torch.Size) -> torch.Te
 
 def occlusion_maps(forward, preprocessing, batch: torch.Tensor, targets: torch.Tensor,
                    patch: int | None = None, stride: int | None = None, fill: float | str = "mean",
-                   per_eval: int = 64) -> np.ndarray:
+                   per_eval: int = 256) -> np.ndarray:
     """Drop in class probability per pixel (N×H×W; positive where hiding the pixel hurts)."""
     d_patch, d_stride = default_patch(tuple(batch.shape[-2:]))
     patch, stride = patch or d_patch, stride or d_stride
