@@ -167,7 +167,7 @@ def _patterns(loaded: LoadedModel, layers: list[LayerInfo], names: list[str] | N
         require_spatial(info, "patterns", layers)
         filters = list(range(min(options.get("n", 16), info.output_shape[0])))
         x, start, end = pat.gradient_ascent(loaded.model, name, loaded.preprocessing, filters,
-                                            options.get("steps", 40), options.get("step_size", 0.02),
+                                            options.get("steps", 40), options.get("step_size", 0.05),
                                             seed=options.get("seed", 0))
         arrays.update({f"patterns/{name}": x.numpy(), f"start/{name}": start, f"end/{name}": end})
         tiles = list(pat.deprocess(x))
