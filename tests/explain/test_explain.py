@@ -101,6 +101,8 @@ def test_unknown_layer_lists_valid_names_and_linear_is_refused(run_dir, digit_pn
         explain(run_dir, digit_png, target="cat")
     with pytest.raises(CnnlabError, match="index out of range"):
         explain(run_dir, digit_png, target=10)
+    with pytest.raises(CnnlabError, match=r"unknown option\(s\) \['pach'\]"):
+        explain(run_dir, digit_png, method="occlusion", pach=5)
 
 
 def test_patterns_raise_the_filter_activation_far_above_the_noise(run_dir):

@@ -62,6 +62,7 @@ def explain(source: str | Path | LoadedModel, image: Any = None, method: str = "
     """
     if method not in METHODS:
         raise ConfigError(f"method {method!r}: unknown; choose one of {', '.join(METHODS)}")
+    _check_options(options)
     loaded = resolve_source(source)
     loaded.model.eval()
     layers = trace_layers(loaded.model, example_input(loaded))
@@ -172,7 +173,8 @@ def _patterns(loaded: LoadedModel, layers: list[LayerInfo], names: list[str] | N
         arrays.update({f"patterns/{name}": x.numpy(), f"start/{name}": start, f"end/{name}": end})
         tiles = list(pat.deprocess(x))
         pngs.append(tile_grid_figure(tiles, f"patterns of {name}: inputs maximising filters 0–{len(filters) - 1}",
-                                     labels=[f"{f}: {a:.1f}" for f, a in zip(filters, end)], tile_inches=1.1))
+                                     labels=[f"{f}: {a:.1f}" for f, a in zip(filters, end)], cmap="gray",
+                                     tile_inches=1.1))
     first = chosen[0]
     arrays.update({"patterns": arrays[f"patterns/{first}"], "activation_start": arrays[f"start/{first}"],
                    "activation_end": arrays[f"end/{first}"]})
@@ -202,6 +204,19 @@ def _stack_pngs(pngs: list[bytes]) -> bytes:
 
 _SPLIT_KEYS = ("split", "limit", "seed", "n", "channel", "perplexity", "batch_size", "max_channels",
                "max_filters", "steps", "step_size", "patch", "stride", "fill")
+
+
+def _check_options(options: dict) -> None:
+    """Refuse a misspelt option instead of silently ignoring it."""
+    from dataclasses import fields
+
+    from cnnlab.data import DataConfig
+
+    known = set(_SPLIT_KEYS) | {f.name for f in fields(DataConfig)} | {"data"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"explain: unknown option(s) {unknown}; expected some of {sorted(_SPLIT_KEYS)} "
+                          "or data settings such as data_root")
 
 
 def _split_of(loaded: LoadedModel, options: dict):
