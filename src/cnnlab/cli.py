@@ -438,3 +438,8 @@ app.command("serve")(serve_command)
 from cnnlab.evaluate import cli as _evaluate_cli  # noqa: E402  (light: typer and rich only)
 
 _evaluate_cli.register(app)
+
+# --- explain (issue 7) ----------------------------------------------------------------------
+from cnnlab.explain.cli import explain_command  # noqa: E402
+
+app.command("explain")(explain_command)

@@ -1,0 +1,120 @@
+"""What an explanation starts from: a trained model, one image prepared as in training, the class
+to explain, and the run's own data for the whole-split methods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cnnlab.errors import CnnlabError, ConfigError
+from cnnlab.inference import ImageLike, as_uint8_tensor, predict_batch
+from cnnlab.train.checkpoint import LoadedModel, load_model
+
+
+def resolve_source(source: str | Path | LoadedModel) -> LoadedModel:
+    """A LoadedModel as given, or the model of a run folder / checkpoint file (eval mode)."""
+    if isinstance(source, LoadedModel):
+        return source
+    return load_model(source)
+
+
+@dataclass
+class PreparedImage:
+    """One image as the model sees it (`batch`, 1×C×H×W normalised) and as a person sees it
+    (`display`, H×W or H×W×3 floats in [0, 1] at the input size)."""
+
+    batch: torch.Tensor
+    display: np.ndarray
+    stem: str
+
+
+def image_stem(image: ImageLike) -> str:
+    """A short name for output files: the file's stem, else "image"."""
+    if isinstance(image, (str, Path)):
+        return Path(image).stem or "image"
+    return "image"
+
+
+def prepare_image(loaded: LoadedModel, image: ImageLike) -> PreparedImage:
+    """Decode, resize and normalise one image exactly as training and `predict` do."""
+    pre = loaded.preprocessing
+    uint8 = pre.prepare_uint8(as_uint8_tensor(image, pre.channels))
+    batch = pre.normalize(uint8[None])
+    display = uint8.permute(1, 2, 0).numpy().astype(np.float32) / 255.0
+    return PreparedImage(batch, display[:, :, 0] if display.shape[2] == 1 else display, image_stem(image))
+
+
+def display_images(loaded: LoadedModel, batch: torch.Tensor) -> np.ndarray:
+    """Normalised N×C×H×W → N×H×W(×3) floats in [0, 1] for plotting."""
+    x = loaded.preprocessing.denormalize(batch.detach().cpu()).permute(0, 2, 3, 1).numpy()
+    return x[..., 0] if x.shape[-1] == 1 else x
+
+
+def class_index(loaded: LoadedModel, target: int | str | None, probs: np.ndarray) -> int:
+    """The class to explain: a class name, an index, or None for the predicted class."""
+    names = loaded.class_names
+    if target is None:
+        return int(np.argmax(probs))
+    if isinstance(target, str):
+        if target in names:
+            return names.index(target)
+        if not target.lstrip("-").isdigit():
+            raise ConfigError(f"class {target!r}: not a class of this model; classes: {', '.join(names)}")
+        target = int(target)
+    if not 0 <= int(target) < len(names):
+        raise ConfigError(f"class {target}: index out of range (expected 0 to {len(names) - 1}, "
+                          f"or a name: {', '.join(names)})")
+    return int(target)
+
+
+def predict_one(loaded: LoadedModel, batch: torch.Tensor) -> np.ndarray:
+    """Class probabilities of a 1-image batch through cnnlab.inference (the shared path)."""
+    return predict_batch(loaded, batch)[0].numpy()
+
+
+def prediction_dict(loaded: LoadedModel, probs: np.ndarray, index: int) -> dict:
+    """{"class", "index", "probability"} of the explained class."""
+    return {"class": loaded.class_names[index], "index": index, "probability": float(probs[index])}
+
+
+def class_scores(loaded: LoadedModel):
+    """forward(x) → one logit per class; a one-logit binary model becomes [-z, z], whose softmax
+    is [1 - sigmoid(z), sigmoid(z)], so either class can be explained."""
+    model = loaded.model
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        logits = model(x)
+        if loaded.binary_output:
+            z = logits.reshape(-1, 1)
+            return torch.cat([-z, z], dim=1)
+        return logits
+
+    return forward
+
+
+def run_data(loaded: LoadedModel, **data_options):
+    """The run's own data set (its config inside the checkpoint), with options overriding it."""
+    from cnnlab.data import load_data
+
+    if "data" in data_options:  # evaluate's spelling: data="mnist"
+        data_options["source"] = data_options.pop("data")
+    config = loaded.checkpoint.get("config", {}) if isinstance(loaded.checkpoint, dict) else {}
+    data = config.get("data")
+    if data is None and "source" not in data_options:
+        raise CnnlabError(f"{loaded.path}: the checkpoint holds no data settings; pass data=... "
+                          "(e.g. data='mnist') to choose the images")
+    # the model's input size and channels win over the saved data settings: fit() may impose a
+    # preset's natural size on the data (the 8×8 digits become 28×28 for the MNIST presets)
+    pre = loaded.preprocessing
+    settings = {**(data or {}), "image_size": list(pre.input_size), "channels": pre.channels,
+                **{k: v for k, v in data_options.items() if v is not None}}
+    return load_data(settings.pop("source"), **settings)
+
+
+def need_image(image, method: str) -> None:
+    if image is None:
+        raise ConfigError(f"method {method!r}: needs an image (a file, bytes, array or PIL image)")
+

@@ -1,0 +1,162 @@
+"""Layers by module name: which exist, what they output, and their activations for a batch.
+
+Every explanation addresses a layer by its module name (`conv1`, `layer4.1.conv2`,
+`blocks.6.0.conv_pw`), as `model.named_modules()` spells it. The layer list is read from one
+dry forward pass with hooks, so it is in forward order and carries each layer's output shape.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from cnnlab.errors import CnnlabError
+
+
+class LayerError(CnnlabError):
+    """A layer name does not exist, or the layer does not fit the method."""
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One module of a model: its name, its class name and its output shape without the batch."""
+
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+
+    @property
+    def is_spatial(self) -> bool:
+        """True when the output is feature maps C×H×W (what Grad-CAM and feature maps need)."""
+        return len(self.output_shape) == 3
+
+
+def model_of(source) -> nn.Module:
+    """The nn.Module of a LoadedModel or a bare module."""
+    return source if isinstance(source, nn.Module) else source.model
+
+
+def trace_layers(model: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
+    """Every named module that runs on `example` and returns a tensor, in the order it starts.
+
+    Containers are listed too (a ResNet's `layer4` is the classic Grad-CAM layer); a module
+    called twice is listed once, with its first output.
+    """
+    names = {m: n for n, m in model.named_modules() if n}
+    order: list[str] = []
+    shapes: dict[str, tuple[int, ...]] = {}
+    handles = []
+
+    def pre_hook(module, args):
+        name = names[module]
+        if name not in order:
+            order.append(name)
+
+    def hook(module, args, output):
+        name = names[module]
+        if name not in shapes and isinstance(output, torch.Tensor):
+            shapes[name] = tuple(output.shape[1:])
+
+    for module in names:
+        handles.append(module.register_forward_pre_hook(pre_hook))
+        handles.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(example)
+    finally:
+        for h in handles:
+            h.remove()
+    kinds = {n: type(m).__name__ for m, n in names.items()}
+    return [LayerInfo(n, kinds[n], shapes[n]) for n in order if n in shapes]
+
+
+def example_input(loaded, batch: int = 1) -> torch.Tensor:
+    """A zero batch of the model's input shape, on the model's device."""
+    pre = loaded.preprocessing
+    device = next(loaded.model.parameters()).device
+    return torch.zeros(batch, pre.channels, *pre.input_size, device=device)
+
+
+def is_conv(module: nn.Module) -> bool:
+    return isinstance(module, nn.modules.conv._ConvNd)
+
+
+def default_layer(model, layers: Sequence[LayerInfo] | None = None) -> str:
+    """The last convolution's module name: the usual Grad-CAM layer (most semantic, still spatial).
+
+    With the traced `layers`, a conv whose output is 1×1 (a head after global pooling, as in
+    MobileNetV3) is passed over: its map would have nothing to localise.
+    """
+    module = model_of(model)
+    convs = [n for n, m in module.named_modules() if is_conv(m)]
+    if layers is not None:
+        spatial = {li.name for li in layers if li.is_spatial and li.output_shape[1] * li.output_shape[2] > 1}
+        convs = [n for n in convs if n in spatial] or convs
+    if not convs:
+        raise LayerError(f"{type(module).__name__}: has no convolution layer; pass layer=... "
+                         "naming a layer with C×H×W output")
+    return convs[-1]
+
+
+def first_conv(model) -> str:
+    """The first convolution's module name (whose weights look at pixels)."""
+    module = model_of(model)
+    for n, m in module.named_modules():
+        if is_conv(m):
+            return n
+    raise LayerError(f"{type(module).__name__}: has no convolution layer")
+
+
+def get_module(model: nn.Module, name: str, layers: Sequence[LayerInfo]) -> nn.Module:
+    """The module called `name`, or an error listing the valid names."""
+    modules = dict(model.named_modules())
+    if name not in modules or not name:
+        valid = ", ".join(layer.name for layer in layers)
+        raise LayerError(f"layer {name!r}: no such layer in this model; valid names: {valid}")
+    return modules[name]
+
+
+def require_spatial(layer: LayerInfo, method: str, layers: Sequence[LayerInfo]) -> None:
+    """Refuse a layer without C×H×W output (a Linear layer) for a method that maps space."""
+    if not layer.is_spatial:
+        convs = [li.name for li in layers if li.is_spatial and li.kind.startswith("Conv")]
+        raise LayerError(f"layer {layer.name!r} ({layer.kind}) outputs shape {layer.output_shape}, not feature "
+                         f"maps C×H×W; {method} needs a conv layer (or a layer after one), e.g. "
+                         f"{', '.join(convs[-3:]) or 'none in this model'}")
+
+
+def find_layer(layers: Sequence[LayerInfo], name: str) -> LayerInfo:
+    """The LayerInfo called `name`, or an error listing the valid names."""
+    for layer in layers:
+        if layer.name == name:
+            return layer
+    valid = ", ".join(layer.name for layer in layers)
+    raise LayerError(f"layer {name!r}: no such layer in this model; valid names: {valid}")
+
+
+@contextmanager
+def capture(model: nn.Module, names: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
+    """Forward hooks that keep the output of each named module of the next forward passes.
+
+    The captured tensors stay in the graph, so gradients can be taken with respect to them.
+    The layer passes a copy on: an in-place ReLU after it (torchvision's ResNets, timm) would
+    otherwise overwrite the captured maps and break the gradient with respect to them.
+    """
+    modules = dict(model.named_modules())
+    captured: dict[str, torch.Tensor] = {}
+    handles = []
+    for name in names:
+        def hook(module, args, output, name=name):
+            if isinstance(output, torch.Tensor):
+                captured[name] = output
+                return output.clone()
+        handles.append(modules[name].register_forward_hook(hook))
+    try:
+        yield captured
+    finally:
+        for h in handles:
+            h.remove()
