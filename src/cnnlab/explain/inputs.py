@@ -15,9 +15,16 @@ from cnnlab.train.checkpoint import LoadedModel, load_model
 
 
 def resolve_source(source: str | Path | LoadedModel) -> LoadedModel:
-    """A LoadedModel as given, or the model of a run folder / checkpoint file (eval mode)."""
+    """A LoadedModel as given, or the model of a run folder / checkpoint file (eval mode).
+
+    Anything shaped like one (a model, class names and preprocessing, as
+    `cnnlab.models.pretrained.load_pretrained` returns for ImageNet models) is used as it is.
+    """
     if isinstance(source, LoadedModel):
         return source
+    if all(hasattr(source, a) for a in ("model", "class_names", "preprocessing")):
+        return LoadedModel(source.model.eval(), list(source.class_names), source.preprocessing,
+                           getattr(source, "architecture", {}), {}, Path(f"<{type(source).__name__}>"))
     return load_model(source)
 
 
