@@ -38,7 +38,7 @@ def as_uint8_tensor(image: ImageLike, channels: int) -> torch.Tensor | str | Pat
         if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
             raise TypeError(f"image array: shape {image.shape} (expected H×W or H×W×C with C in 1, 3, 4)")
         # a copy: arrays from some libraries are read-only, which torch.from_numpy warns about
-    return torch.from_numpy(np.array(arr[:, :, :3], copy=True)).permute(2, 0, 1).contiguous()
+        return torch.from_numpy(np.array(arr[:, :, :3], copy=True)).permute(2, 0, 1).contiguous()
     return image
 
 
