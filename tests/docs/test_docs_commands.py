@@ -38,9 +38,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import pytest
 import typer.main
+
+try:  # typer ≥ 0.2x carries its own copy of click; its exceptions are not the click package's
+    from typer._click.core import Context
+    from typer._click.exceptions import ClickException, NoSuchOption, UsageError
+except ImportError:  # older typer: click itself
+    from click import ClickException, Context, NoSuchOption, UsageError
 
 REPO = Path(__file__).resolve().parents[2]
 PAGES = sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]
@@ -156,9 +161,9 @@ def not_available(args: list[str]) -> str | None:
         return "transfer learning (cnnlab.models.transfer) is not in this checkout yet"
     try:
         parse(args)
-    except click.NoSuchOption as e:
+    except NoSuchOption as e:
         return f"option {e.option_name} is not in this CLI yet"
-    except click.UsageError as e:
+    except UsageError as e:
         if "No such command" in str(e):
             return f"{e.format_message()} (not in this CLI yet)"
     return None
@@ -169,14 +174,14 @@ def parse(args: list[str]) -> None:
     values of the wrong type raise click's usage errors."""
     from cnnlab.cli import app
 
-    command: click.Command = typer.main.get_command(app)
+    command = typer.main.get_command(app)
     ctx = None
     name = "cnnlab"
-    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
-        sub = command.get_command(click.Context(command), args[0])
+    while hasattr(command, "list_commands") and args and not args[0].startswith("-"):  # a group
+        sub = command.get_command(Context(command), args[0])
         if sub is None:
-            raise click.UsageError(f"No such command '{args[0]}'.")
-        ctx = click.Context(command, info_name=name, parent=ctx)
+            raise UsageError(f"No such command '{args[0]}'.")
+        ctx = Context(command, info_name=name, parent=ctx)
         name, command, args = args[0], sub, args[1:]
     with command.make_context(name, list(args), parent=ctx):
         pass
@@ -202,10 +207,11 @@ class PageFolder:
 def shims(folder: Path) -> Path:
     """A bin/ folder whose `cnnlab` and `python` are this checkout's, first on PATH."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "python").symlink_to(sys.executable)
-    cnnlab = folder / "cnnlab"
-    cnnlab.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cnnlab "$@"\n')
-    cnnlab.chmod(0o755)
+    # Scripts, not symlinks: a venv's python finds its packages only when called by its own path.
+    for name, call in (("python", ""), ("cnnlab", " -m cnnlab")):
+        script = folder / name
+        script.write_text(f'#!/bin/sh\nexec "{sys.executable}"{call} "$@"\n')
+        script.chmod(0o755)
     return folder
 
 
@@ -217,7 +223,7 @@ def page_folders(tmp_path_factory, mnist_root):
                PATH=f"{shims(base / 'bin')}{os.pathsep}{os.environ.get('PATH', '')}", COLUMNS="130")
     folders = {}
     for page in PAGES:
-        root = base / page.stem
+        root = base / f"{page.parent.name}-{page.stem}"
         root.mkdir()
         (root / "recipes").symlink_to(REPO / "recipes")
         folders[page] = PageFolder(root, env)
@@ -233,7 +239,7 @@ def run_or_check(command: Command, folder: PageFolder) -> None:
             pytest.skip(f"{command.id}: {reason}")
         try:
             parse(args)
-        except click.ClickException as e:
+        except ClickException as e:
             pytest.fail(f"{command.id}: `{command.text}` does not parse: {e.format_message()}")
     parse_only = command.marker.startswith("needs:") or (
         command.marker == "slow" and (args is None or args[:1] != ["train"]))
