@@ -94,7 +94,8 @@ def evaluation_section(run_dir: Path) -> dict[str, Any]:
                 note = f"evaluation skipped: {e}"
     metrics = read_json(out / "metrics.json")
     header, per_class = read_csv_rows(out / "per_class.csv")
-    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+    # numbers only: the split, data name and folder are context, not metrics
+    scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     averages = {k: metrics[k] for k in ("macro", "weighted") if isinstance(metrics.get(k), dict)}
     return {"note": note, "metrics": scalars, "averages": averages, "per_class_header": header,
             "per_class": per_class, "confusion": image_uri(out / "confusion_matrix.png"),
