@@ -49,7 +49,8 @@ def prepare_image(loaded: LoadedModel, image: ImageLike) -> PreparedImage:
     """Decode, resize and normalise one image exactly as training and `predict` do."""
     pre = loaded.preprocessing
     uint8 = pre.prepare_uint8(as_uint8_tensor(image, pre.channels))
-    batch = pre.normalize(uint8[None])
+    device = next(loaded.model.parameters()).device  # a model loaded onto a GPU explains there
+    batch = pre.normalize(uint8[None]).to(device)
     display = uint8.permute(1, 2, 0).numpy().astype(np.float32) / 255.0
     return PreparedImage(batch, display[:, :, 0] if display.shape[2] == 1 else display, image_stem(image))
 

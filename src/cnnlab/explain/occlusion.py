@@ -38,7 +38,7 @@ def occlusion_maps(forward, preprocessing, batch: torch.Tensor, targets: torch.T
     with torch.no_grad():
         drop = Occlusion(proba).attribute(
             batch, sliding_window_shapes=(channels, patch, patch), strides=(channels, stride, stride),
-            baselines=fill_tensor(preprocessing, fill, batch.shape), target=targets,
+            baselines=fill_tensor(preprocessing, fill, batch.shape).to(batch.device), target=targets,
             perturbations_per_eval=per_eval)
     # every channel of a pixel is hidden together, so the channels carry the same value
     return drop[:, 0].cpu().numpy()
