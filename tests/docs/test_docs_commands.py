@@ -28,6 +28,8 @@ every name they import from cnnlab must exist.
 from __future__ import annotations
 
 import ast
+import contextlib
+import io
 import importlib
 import importlib.util
 import os
@@ -50,6 +52,7 @@ except ImportError:  # older typer: click itself
 REPO = Path(__file__).resolve().parents[2]
 PAGES = sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]
 COMMAND_TIMEOUT_S = 300
+SHELL_SYNTAX = re.compile(r"[|&;<>$`*?~(){}]")  # lines the shell must interpret run through bash
 
 # README.md lines that need a marker it cannot carry: the start of the command → its marker.
 README_MARKERS = {
@@ -200,8 +203,31 @@ class PageFolder:
         if cnnlab_args(text) and cnnlab_args(text)[:1] == ["train"] and "--smoke" not in text \
                 and "--resume" not in text:
             text += " --smoke"
+        args = cnnlab_args(text)
+        if text.startswith("cnnlab ") and args is not None and not SHELL_SYNTAX.search(text):
+            return self.run_in_process(args)
         return subprocess.run(["bash", "-c", text], cwd=self.root, env=self.env, capture_output=True,
                               text=True, timeout=COMMAND_TIMEOUT_S)
+
+    def run_in_process(self, args: list[str]) -> subprocess.CompletedProcess:
+        """A plain `cnnlab ...` line through the CLI's entry point in this process: the same code
+        path as the shell's, without a fresh interpreter importing torch for each of ~100 lines."""
+        from cnnlab.cli import main
+
+        out, err, code = io.StringIO(), io.StringIO(), 0
+        saved_env, saved_cwd = dict(os.environ), os.getcwd()
+        os.environ.update({k: v for k, v in self.env.items() if k in ("CNNLAB_DATA", "MPLBACKEND", "COLUMNS")})
+        os.chdir(self.root)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                main(args)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        finally:
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+        return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def shims(folder: Path) -> Path:
