@@ -43,6 +43,7 @@ from typing import Any
 from torch import nn
 
 from cnnlab.errors import ModelError
+from cnnlab.models.layers import Dropout
 from cnnlab.models.registry import ModelInfo, as_hw, did_you_mean, register_family
 from cnnlab.models.sizes import conv_output_size, format_shape
 
@@ -409,7 +410,7 @@ def build_from_spec(spec: str | PatternSpec, num_classes: int | None = None,
             add("fc", nn.Linear(shape[0], units))
             shape = (units,)
         elif layer.kind == "dropout":
-            add("drop", nn.Dropout(layer.rate))
+            add("drop", Dropout(layer.rate))
         elif layer.kind == "bn":
             add("bn", nn.BatchNorm2d(shape[0]) if len(shape) == 3 else nn.BatchNorm1d(shape[0]))
         elif layer.kind == "lrn":

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from cnnlab.errors import ConfigError, ModelError
+from cnnlab.models.layers import Dropout
 from cnnlab.models.registry import ModelInfo, model_info, register_family
 
 _POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
@@ -44,10 +45,10 @@ def build_head(in_features: int, num_classes: int, hidden: Iterable[int] = (), d
             raise ConfigError(f"head: {list(hidden)} (expected positive layer widths, e.g. 512,256)")
         layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(Dropout(dropout))
         width = h
     if not layers and dropout > 0:
-        layers.append(nn.Dropout(dropout))
+        layers.append(Dropout(dropout))
     layers.append(nn.Linear(width, num_classes))
     return nn.Sequential(*layers)
 

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from torch import nn
 
 from cnnlab.errors import ModelError
+from cnnlab.models.layers import Dropout
 from cnnlab.models.registry import register
 from cnnlab.models.sizes import check_input_size
 
@@ -44,18 +45,18 @@ def mnist_tutorial(num_classes: int, in_channels: int,
         ("conv1", nn.Conv2d(in_channels, 32, kernel_size=3, padding=1)),
         ("relu1", nn.ReLU()),
         ("pool1", nn.MaxPool2d(2)),
-        ("drop1", nn.Dropout(0.3)),
+        ("drop1", Dropout(0.3)),
         ("conv2", nn.Conv2d(32, 64, kernel_size=3, padding=1)),
         ("relu2", nn.ReLU()),
         ("pool2", nn.MaxPool2d(2)),
-        ("drop2", nn.Dropout(0.2)),
+        ("drop2", Dropout(0.2)),
     ]
     flat = _flat_features("mnist-tutorial", features, in_channels, input_size)  # 64*7*7 = 3136
     classifier = [
         ("flatten", nn.Flatten()),
         ("fc1", nn.Linear(flat, 64)),
         ("relu3", nn.ReLU()),
-        ("drop3", nn.Dropout(0.2)),
+        ("drop3", Dropout(0.2)),
         ("fc2", nn.Linear(64, num_classes)),
     ]
     return nn.Sequential(OrderedDict(features + classifier))
@@ -147,7 +148,7 @@ def keras_catsdogs(num_classes: int, in_channels: int, input_size: tuple[int, in
     binary = num_classes == 2 and binary_head
     classifier = [("flatten", nn.Flatten())]
     if dropout > 0:
-        classifier.append(("drop", nn.Dropout(dropout)))
+        classifier.append(("drop", Dropout(dropout)))
     classifier += [
         ("fc1", nn.Linear(flat, 512)),
         ("relu5", nn.ReLU()),
