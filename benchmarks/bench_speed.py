@@ -140,7 +140,8 @@ def ours(root: str, project: str, **settings) -> dict:
     if LIMIT:
         settings["limit"] = LIMIT
     # No report.html: the references write none (the report re-evaluates and draws Grad-CAM).
-    r = fit(data="mnist", data_root=root, project=project, quiet=True, report=False, **settings)
+    settings["report"] = False
+    r = fit(data="mnist", data_root=root, project=project, quiet=True, **settings)
     wall = time.perf_counter() - start
     seen = sum(h["images_per_s"] * h["seconds"] for h in r.history)
     seconds = sum(h["seconds"] for h in r.history)
