@@ -14,6 +14,13 @@ from typing import Callable, IO
 from cnnlab.errors import CnnlabError
 
 
+# mkstemp creates files readable by their owner only; a report or checkpoint should get the
+# permissions any other new file gets. The umask can only be read by setting it, so it is read
+# once, at import (before any threads), and put back at once.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 class WriteError(CnnlabError):
     """A file could not be written; the previous version (if any) is intact."""
 
@@ -25,6 +32,7 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

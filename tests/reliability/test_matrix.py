@@ -57,3 +57,14 @@ def test_web_app_under_load_and_abuse(tmp_path):
     from cnnlab.reliability.webapp import webapp_abuse
 
     assert_row(webapp_abuse(tmp_path, requests=40, clients=8), 20)
+
+
+def test_atomic_writes_get_the_usual_file_permissions(tmp_path):
+    import os
+
+    from cnnlab.atomic import atomic_write_text
+
+    umask = os.umask(0)
+    os.umask(umask)
+    path = atomic_write_text(tmp_path / "report.html", "<html></html>")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's owner-only 0600
