@@ -273,7 +273,7 @@ def train(
     smoke: bool = typer.Option(False, "--smoke", help="Check the config in seconds: one epoch of a few batches "
                                                        "(stand-in images when the data is absent)"),
 ) -> None:
-    """Train a model; writes runs/NAME with config, history, checkpoints, curves and metrics."""
+    """Train a model; writes runs/NAME with config, history, checkpoints, curves, metrics and report.html."""
     from cnnlab.train import fit
 
     settings = _train_settings(

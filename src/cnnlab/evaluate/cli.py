@@ -109,8 +109,9 @@ def export_cmd(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Model file or folder [default: RUN/export/]"),
     tolerance: float = typer.Option(1e-4, "--tolerance", help="Largest max-abs difference of the logits accepted"),
 ) -> None:
-    """Write the model as ONNX or TorchScript plus a JSON of class names and preprocessing,
-    checked against the PyTorch model on real images at batch sizes 1 and 8."""
+    """Write the model as ONNX or TorchScript plus a JSON of class names and preprocessing.
+
+    The export is checked against the PyTorch model on real images at batch sizes 1 and 8."""
     from cnnlab.evaluate.export import export
 
     r = export(run, format=format, out=out, tolerance=tolerance)
