@@ -65,6 +65,8 @@ README_MARKERS = {
     "cnnlab train --data photos/": "needs: a photos/ folder",
     "cnnlab train --config recipes/cifar10": "needs: CIFAR-10 and ResNet-18 ImageNet weights",
     "cnnlab explain runs/exp digit.png": "needs: digit.png",
+    "cnnlab serve": "needs: a person at a browser (it serves until Ctrl-C; tests/webapp drives it)",
+    "cnnlab bench": "slow",  # minutes; tests/bench and tests/reliability run them smaller
 }
 
 
@@ -334,3 +336,8 @@ def test_recipes_named_in_the_docs_exist():
     assert not unexpected, f"the docs name recipes that do not exist: {unexpected}"
     if missing:
         pytest.skip(f"recipes of the transfer branch not merged yet: {missing}")
+
+
+def test_readme_markers_are_markers():
+    # A value that is neither would be silently ignored, and the command run (a server, forever).
+    assert all(m == "slow" or m.startswith("needs:") for m in README_MARKERS.values()), README_MARKERS
