@@ -1,9 +1,8 @@
 """From what the user names (a run folder, a checkpoint, a loaded model) to the model and the
 images it is evaluated on.
 
-A run's own data settings come from its config.yaml (or, for a checkpoint file without its run
-folder, from the config stored in the checkpoint), resolved exactly as training resolved them,
-so `evaluate("runs/exp")` sees the same test split the run reported.
+A run's own data settings come from `cnnlab.train.checkpoint.run_data_config`, resolved exactly
+as training resolved them, so `evaluate("runs/exp")` sees the same test split the run reported.
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ import torch
 
 from cnnlab.data import DataBundle, DataConfig, load_data
 from cnnlab.errors import CheckpointError, DataError
-from cnnlab.train import LoadedModel, load_config, load_model
-from cnnlab.train.checkpoint import check_output_width
-from cnnlab.train.config import config_from_dict
+from cnnlab.train import LoadedModel, load_model
+from cnnlab.train.checkpoint import check_output_width, run_data_config
 
 ModelSource = str | Path | LoadedModel
 
@@ -50,22 +48,6 @@ def run_name(loaded: LoadedModel) -> str:
         return "model"
     p = Path(loaded.path)
     return p.parent.name if p.name in ("best.pt", "last.pt") else p.name
-
-
-def run_data_config(loaded: LoadedModel) -> DataConfig:
-    """The data settings the run trained on, resolved as training resolved them."""
-    from cnnlab.train.model_setup import resolve_data_config
-
-    folder = run_folder(loaded)
-    config_file = folder / "config.yaml" if folder is not None else None
-    if config_file is not None and config_file.is_file():
-        cfg = load_config(config_file)
-    elif isinstance(loaded.checkpoint.get("config"), dict):
-        cfg = config_from_dict(loaded.checkpoint["config"], where=f"{loaded.path}: config")
-    else:
-        raise DataError(f"{loaded.path}: no config.yaml beside the checkpoint and no config inside it, so the "
-                        "run's data is unknown; pass the data explicitly (--data mnist, --data path/to/folder)")
-    return resolve_data_config(cfg)
 
 
 def load_eval_data(loaded: LoadedModel, data: str | None = None, **data_options: Any) -> DataBundle:

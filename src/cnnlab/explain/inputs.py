@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnlab.errors import CnnlabError, ConfigError
+from cnnlab.errors import ConfigError
 from cnnlab.inference import ImageLike, as_uint8_tensor, predict_batch
 from cnnlab.train.checkpoint import LoadedModel, load_model
 
@@ -104,22 +104,18 @@ def class_scores(loaded: LoadedModel):
 
 
 def run_data(loaded: LoadedModel, **data_options):
-    """The run's own data set (its config inside the checkpoint), with options overriding it."""
+    """The run's own data set (as training resolved it), with options overriding it; `data=`
+    (evaluate's spelling) or `source=` picks other images."""
     from cnnlab.data import load_data
+    from cnnlab.train.checkpoint import run_data_config
 
-    if "data" in data_options:  # evaluate's spelling: data="mnist"
-        data_options["source"] = data_options.pop("data")
-    config = loaded.checkpoint.get("config", {}) if isinstance(loaded.checkpoint, dict) else {}
-    data = config.get("data")
-    if data is None and "source" not in data_options:
-        raise CnnlabError(f"{loaded.path}: the checkpoint holds no data settings; pass data=... "
-                          "(e.g. data='mnist') to choose the images")
-    # the model's input size and channels win over the saved data settings: fit() may impose a
-    # preset's natural size on the data (the 8×8 digits become 28×28 for the MNIST presets)
+    source = data_options.pop("data", None) or data_options.pop("source", None)
+    # the model's input size and channels win: fit() may impose a preset's natural size on the
+    # data (the 8×8 digits become 28×28 for the MNIST presets)
     pre = loaded.preprocessing
-    settings = {**(data or {}), "image_size": list(pre.input_size), "channels": pre.channels,
+    settings = {"image_size": tuple(pre.input_size), "channels": pre.channels,
                 **{k: v for k, v in data_options.items() if v is not None}}
-    return load_data(settings.pop("source"), **settings)
+    return load_data(source if source is not None else run_data_config(loaded), **settings)
 
 
 def need_image(image, method: str) -> None:

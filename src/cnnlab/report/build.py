@@ -50,7 +50,7 @@ def build_report(run: str | Path, out: str | Path | None = None) -> Path:
         "evaluation": sections.evaluation_section(run_dir),
     }
     try:
-        data = sections.load_run_data(run_dir)
+        data = sections.load_run_data(loaded)
         images, labels = sections.sample_test_images(data, loaded, GRID_IMAGES)
     except (DataError, ImageLoadError) as e:  # the data lives on another machine: say so, keep the rest
         context["data_note"] = f"test images unavailable here: {e}"

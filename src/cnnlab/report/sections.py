@@ -103,13 +103,12 @@ def evaluation_section(run_dir: Path) -> dict[str, Any]:
             "most_confused": metrics.get("most_confused") or []}
 
 
-def load_run_data(run_dir: Path):
-    """The run's own data set (config.yaml), as it was prepared for training."""
+def load_run_data(loaded):
+    """The run's own data set, as it was prepared for training."""
     from cnnlab.data import load_data
-    from cnnlab.train import load_config
-    from cnnlab.train.model_setup import resolve_data_config
+    from cnnlab.train.checkpoint import run_data_config
 
-    return load_data(resolve_data_config(load_config(run_dir / "config.yaml")))
+    return load_data(run_data_config(loaded))
 
 
 def sample_test_images(data, loaded, n: int) -> tuple[np.ndarray, list[int]]:

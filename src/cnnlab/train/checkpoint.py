@@ -149,3 +149,27 @@ def state_dict_bytes(state: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
     torch.save(state, buf)
     return buf.getvalue()
+
+
+def run_data_config(loaded: LoadedModel):
+    """The data settings a model was trained on, resolved as training resolved them (a preset's
+    natural input size, a backbone's normalisation), so evaluation, explanations and the report
+    all see the run's own splits. From the config.yaml beside the checkpoint (the run folder's,
+    which a user may edit to point at moved data), else the config inside the checkpoint; a
+    `DataError` when neither exists."""
+    from cnnlab.errors import DataError
+    from cnnlab.train.config import config_from_dict, load_config
+    from cnnlab.train.model_setup import resolve_data_config
+
+    saved = loaded.checkpoint.get("config") if isinstance(loaded.checkpoint, dict) else None
+    # only beside a real checkpoint file (a model built in memory has no run folder)
+    on_disk = loaded.path is not None and Path(loaded.path).is_file()
+    config_file = Path(loaded.path).parent / "config.yaml" if on_disk else None
+    if config_file is not None and config_file.is_file():
+        cfg = load_config(config_file)
+    elif isinstance(saved, dict):
+        cfg = config_from_dict(saved, where=f"{loaded.path}: config")
+    else:
+        raise DataError(f"{loaded.path}: no config.yaml beside the checkpoint and no config inside it, so the "
+                        "run's data is unknown; pass the data explicitly (--data mnist, --data path/to/folder)")
+    return resolve_data_config(cfg)
