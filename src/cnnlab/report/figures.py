@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
-import math
 from typing import Sequence
 
 import numpy as np
@@ -17,27 +15,11 @@ def data_uri(png: bytes, mime: str = "image/png") -> str:
 
 def prediction_grid(images: np.ndarray, true: Sequence[str], predicted: Sequence[str],
                     confidence: Sequence[float], columns: int = 8) -> bytes:
-    """A grid of images (uint8 N×C×H×W) titled 'pred (p%)', green when right and red when wrong."""
-    import matplotlib
+    """A grid of images (uint8 N×C×H×W) titled 'pred (p%)', green when right and red when wrong
+    (evaluation's gallery, with the report's captions)."""
+    from cnnlab.evaluate.plots import gallery_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(images)
-    columns = min(columns, max(n, 1))
-    rows = max(1, math.ceil(n / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.45 * columns, 1.65 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, img, t, p, c in zip(axes.flat, images, true, predicted, confidence):
-        arr = np.transpose(img, (1, 2, 0))
-        ax.imshow(arr[:, :, 0] if arr.shape[2] == 1 else arr, cmap="gray", vmin=0, vmax=255,
-                  interpolation="nearest")
-        ok = t == p
-        ax.set_title(f"{p} ({100 * c:.0f}%)" + ("" if ok else f"\ntrue {t}"), fontsize=8,
-                     color="#1b7f3b" if ok else "#b3261e")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    wrong = [t != p for t, p in zip(true, predicted)]
+    captions = [f"{p} ({100 * c:.0f}%)" + (f"\ntrue {t}" if w else "")
+                for t, p, c, w in zip(true, predicted, confidence, wrong)]
+    return gallery_png(images, captions, "", columns=columns, wrong=wrong)
