@@ -43,15 +43,12 @@ class ModelService:
 
     def predict(self, image, k: int) -> list[dict]:
         """The k most likely classes of one decoded image, most likely first."""
-        import numpy as np
-
-        from cnnlab.inference import predict_proba
+        from cnnlab.inference import predict_proba, top_k
 
         with self.lock:
-            probs = predict_proba(self.loaded, [image])[0]
-        order = np.argsort(-probs, kind="stable")[:k]
-        return [{"class": self.loaded.class_names[i], "index": int(i), "probability": float(probs[i])}
-                for i in order]
+            probs = predict_proba(self.loaded, [image])
+        names = self.loaded.class_names
+        return [{"class": name, "index": names.index(name), "probability": p} for name, p in top_k(probs, names, k)[0]]
 
     def explain_png(self, image, method: str, layer: str | None, target: int | str | None) -> tuple[bytes, str]:
         """The PNG figure of one explain method for one image, and its title."""
