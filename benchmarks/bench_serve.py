@@ -10,27 +10,11 @@ Prints requests/s and p50/p95 latency; exits 1 if any answer is wrong or missing
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import platform
 import sys
 import tempfile
 from pathlib import Path
-
-
-def digit_pngs(n: int) -> list[bytes]:
-    """n test digits of scikit-learn's set as PNG files of their own 8×8 size."""
-    from PIL import Image
-
-    from cnnlab.data import load_data
-
-    images = load_data("digits").test.images[:n]
-    out = []
-    for im in images:
-        buf = io.BytesIO()
-        Image.fromarray(im[0].numpy()).save(buf, format="PNG")
-        out.append(buf.getvalue())
-    return out
 
 
 def main() -> int:
@@ -55,7 +39,7 @@ def bench(run: Path, args: argparse.Namespace) -> int:
 
     from cnnlab.inference import predict_proba
     from cnnlab.serve import running_server
-    from cnnlab.serve.loadtest import load_test
+    from cnnlab.serve.loadtest import digit_pngs, load_test
     from cnnlab.train import load_model
 
     pngs = digit_pngs(args.images)

@@ -10,9 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import torch
-
-from cnnlab.data import DataBundle, DataConfig, load_data
+from cnnlab.data import DataBundle, load_data
 from cnnlab.errors import CheckpointError, DataError
 from cnnlab.train import LoadedModel, load_model
 from cnnlab.train.checkpoint import check_output_width, run_data_config

@@ -193,7 +193,6 @@ def disk_faults(workdir: Path) -> Row:
                        "fsync": mock.patch("cnnlab.atomic.os.fsync", side_effect=boom),
                        "replace": mock.patch("cnnlab.atomic.os.replace", side_effect=boom)}
             if stage == "write":  # the disk fills up halfway through the data
-                real_save = torch.save
 
                 def half_then_full(obj, f, *a, **kw):
                     f.write(b"x" * 100)

@@ -4,13 +4,10 @@ and the server must keep answering."""
 
 from __future__ import annotations
 
-import io
 import socket
 import threading
 import time
 from pathlib import Path
-
-import numpy as np
 
 from cnnlab.reliability.matrix import Cases, Row
 
@@ -22,19 +19,6 @@ def _rss_mb() -> float:
     import resource
 
     return pages * resource.getpagesize() / 2**20
-
-
-def _digit_pngs(n: int = 30) -> tuple[list[bytes], np.ndarray]:
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = []
-    for img in digits.images[:n]:
-        buf = io.BytesIO()
-        Image.fromarray((img * 255 / 16).astype(np.uint8)).resize((32, 32)).save(buf, "PNG")
-        images.append(buf.getvalue())
-    return images, digits.target[:n]
 
 
 def _raw_request(host: str, port: int, head: bytes, body_parts: list[bytes], pause: float = 0.0,
@@ -65,7 +49,7 @@ def webapp_abuse(workdir: Path, requests: int = 200, clients: int = 8) -> Row:
 
     from cnnlab.inference import predict_proba
     from cnnlab.reliability.image_corpus import write_bad_images
-    from cnnlab.serve.loadtest import load_test
+    from cnnlab.serve.loadtest import digit_pngs, load_test
     from cnnlab.serve.server import running_server
     from cnnlab.train import fit, load_model
 
@@ -74,7 +58,7 @@ def webapp_abuse(workdir: Path, requests: int = 200, clients: int = 8) -> Row:
     cases = Cases()
     run = fit(data="digits", model="mnist-tiny", epochs=2, project=workdir, name="served", quiet=True).run_dir
     loaded = load_model(run)
-    images, _ = _digit_pngs()
+    images = digit_pngs(30)
     expected = [loaded.class_names[int(i)] for i in predict_proba(loaded, images).argmax(1)]
     limit_mb = 1
     with running_server(run, max_upload_mb=limit_mb) as url:

@@ -84,3 +84,20 @@ def load_test(url: str, images: Sequence[bytes], expected: Sequence[str], reques
         elif answer != expected[i % len(images)]:
             result.wrong.append((i, expected[i % len(images)], answer))
     return result
+
+
+def digit_pngs(n: int) -> list[bytes]:
+    """n test digits of scikit-learn's set as PNG files of their own 8×8 size: real uploads
+    whose answers differ, for load tests."""
+    import io
+
+    from PIL import Image
+
+    from cnnlab.data import load_data
+
+    out = []
+    for im in load_data("digits").test.images[:n]:
+        buf = io.BytesIO()
+        Image.fromarray(im[0].numpy()).save(buf, format="PNG")
+        out.append(buf.getvalue())
+    return out
