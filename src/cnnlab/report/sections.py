@@ -82,16 +82,12 @@ def evaluation_section(run_dir: Path) -> dict[str, Any]:
     out = run_dir / EVALUATION_DIR
     note = None
     if not (out / "metrics.json").is_file():
+        from cnnlab.evaluate import evaluate
+
         try:
-            from cnnlab.evaluate import evaluate
-        except ImportError:
-            evaluate = None
-            note = "needs cnnlab.evaluate, which this build lacks; the metrics below are training's own."
-        if evaluate is not None:
-            try:
-                evaluate(run_dir)
-            except DataError as e:  # the run's data is not on this machine
-                note = f"evaluation skipped: {e}"
+            evaluate(run_dir)
+        except DataError as e:  # the run's data is not on this machine
+            note = f"evaluation skipped: {e}"
     metrics = read_json(out / "metrics.json")
     header, per_class = read_csv_rows(out / "per_class.csv")
     # numbers only: the split, data name and folder are context, not metrics
@@ -135,10 +131,8 @@ def predictions_section(loaded, images: np.ndarray, labels: list[int]) -> dict[s
 
 def explain_section(loaded, images: np.ndarray, n_gradcam: int = 4) -> dict[str, Any]:
     """Grad-CAM overlays for a few test images and the feature maps of each conv layer for the first."""
-    try:
-        from cnnlab.explain import default_layer, explain
-    except ImportError:
-        return {"note": "needs cnnlab.explain, which this build lacks.", "gradcam": [], "featuremaps": []}
+    from cnnlab.explain import default_layer, explain
+
     arrays = [_hwc(im) for im in images]
     gradcam = []
     for array in arrays[:n_gradcam]:
