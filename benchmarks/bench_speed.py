@@ -14,19 +14,26 @@ Rows (each ours vs a reference written out below, measured in the same run):
 
 Throughput is over training batches only (no evaluation); wall times include data loading and
 evaluation. Accuracy is on the 10,000 MNIST test images.
+
+Every loop runs in a fresh Python process (this script with --worker), so none inherits another's
+memory-allocator state or settings: glibc malloc adapts to what a process has freed before, which
+alone moved single runs by ±10 %, and cnnlab's training sets malloc to keep freed memory (see
+cnnlab.train.allocator), which must not speed up a reference measured after it. Rows 1 and 2 also
+print the reference with that same malloc setting, to show how much of the ratio it accounts for.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -145,7 +152,8 @@ def ours(root: str, project: str, **settings) -> dict:
     wall = time.perf_counter() - start
     seen = sum(h["images_per_s"] * h["seconds"] for h in r.history)
     seconds = sum(h["seconds"] for h in r.history)
-    return {"images/s": seen / seconds, "wall": wall, "acc": r.metrics["test_acc"], "result": r}
+    return {"images/s": seen / seconds, "wall": wall, "acc": r.metrics["test_acc"],
+            "flops/image": training_flops_per_image(r.model, (1, 28, 28), r.config.batch_size)}
 
 
 # --- FLOPs ------------------------------------------------------------------------------------
@@ -217,10 +225,35 @@ def inference_row(name: str, model: torch.nn.Module, input_size: tuple[int, int,
     return rows
 
 
+# --- one loop per process -------------------------------------------------------------------
+
+def measure(loop: str, **options) -> dict:
+    """Run one loop (`worker`) in a fresh Python process and return its numbers."""
+    job = {"loop": loop, "device": str(DEVICE), "precision": PRECISION, "limit": LIMIT, **options}
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_speed: the {loop} loop failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def worker(job: dict) -> dict:
+    """One loop, in this process: 'tutorial', 'plain' or 'ours' (with cnnlab settings)."""
+    from cnnlab.train.allocator import keep_freed_memory
+
+    global DEVICE, PRECISION, LIMIT
+    DEVICE, PRECISION, LIMIT = torch.device(job["device"]), job["precision"], job["limit"]
+    if job.get("keep_freed_memory"):  # the ablation: a reference with cnnlab's malloc setting
+        keep_freed_memory()
+    if job["loop"] == "tutorial":
+        return tutorial_loop(job["root"], _train_indices(job["root"]), job["epochs"])
+    if job["loop"] == "plain":
+        return plain_loop(job["root"], job["epochs"])
+    return ours(job["root"], job["project"], **job["settings"])
+
+
 # --- the table --------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> dict:
-    from cnnlab.data import load_data
     from cnnlab.data.sources import resolve_data_root
     from cnnlab.models import build_model
     from cnnlab.train import load_config
@@ -232,7 +265,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--limit", type=int, default=None, help="train on this many images (a quick check only)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--precision", default="bf16-mixed", help="cnnlab's precision on cuda (Lightning's names)")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: run one loop, print JSON
     args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return {}
     global DEVICE, PRECISION, LIMIT
     DEVICE, PRECISION, LIMIT = torch.device(args.device), args.precision, args.limit
     rows = {int(r) for r in args.rows.split(",")}
@@ -242,28 +279,31 @@ def main(argv: list[str] | None = None) -> dict:
     gpu = f", GPU {torch.cuda.get_device_name()} ({PRECISION} for cnnlab)" if DEVICE.type == "cuda" else ""
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}{gpu}, {time.strftime('%Y-%m-%d')}")
-    table = []
+    table, ablation = [], []
+
+    def ours_in_process(**settings) -> dict:
+        return measure("ours", root=root, project=project, settings=settings)
 
     if 1 in rows:
-        split = load_data("mnist", data_root=root)
-        # the same 54,000 training images for both: cnnlab's split, handed to the tutorial loop
-        train_idx = _train_indices(split)
-        ref = tutorial_loop(root, train_idx, args.epochs)
-        our = ours(root, project, model="mnist-tutorial", augment="mnist-tutorial", optimizer="adam", lr=1e-3,
-                   weight_decay=1e-5, batch_size=64, epochs=args.epochs, channels_last=True)
+        ref = measure("tutorial", root=root, epochs=args.epochs)
+        our = ours_in_process(model="mnist-tutorial", augment="mnist-tutorial", optimizer="adam", lr=1e-3,
+                              weight_decay=1e-5, batch_size=64, epochs=args.epochs, channels_last=True)
         table.append(("1 tutorial CNN + flip/rotate aug, b64", ref, our))
+        ablation.append(("1 tutorial loop", ref, measure("tutorial", root=root, epochs=args.epochs,
+                                                         keep_freed_memory=True), our))
     if 2 in rows or 4 in rows:
-        ref = plain_loop(root, args.epochs)
-        our = ours(root, project, model="keras-mnist", optimizer="rmsprop", lr=1e-3, batch_size=64,
-                   epochs=args.epochs, channels_last=True)
+        ref = measure("plain", root=root, epochs=args.epochs)
+        our = ours_in_process(model="keras-mnist", optimizer="rmsprop", lr=1e-3, batch_size=64,
+                              epochs=args.epochs, channels_last=True)
         table.append(("2 keras-mnist RMSprop b64", ref, our))
+        ablation.append(("2 plain loop", ref, measure("plain", root=root, epochs=args.epochs,
+                                                      keep_freed_memory=True), our))
         results["row2"] = our
     if 3 in rows or 4 in rows:
-        keras = ours(root, project, model="keras-mnist", optimizer="rmsprop", lr=1e-3, batch_size=64, epochs=5)
-        fast_cfg = load_config(REPO / "recipes" / "mnist-fast.yaml")
-        fast = ours(root, project, config=None, **_settings(fast_cfg))
+        keras = ours_in_process(model="keras-mnist", optimizer="rmsprop", lr=1e-3, batch_size=64, epochs=5)
+        fast = ours_in_process(config=None, **_settings(load_config(REPO / "recipes" / "mnist-fast.yaml")))
         table.append(("3 time to 99.0% (Keras recipe vs mnist-fast)", keras, fast))
-        results["row3"] = (fast, fast_cfg)
+        results["row3"] = fast
 
     print(f"\n{'row':<46}{'ref img/s':>10}{'ours img/s':>11}{'ratio':>7}{'ref wall s':>11}{'ours wall s':>12}"
           f"{'ratio':>7}{'ref acc':>9}{'ours acc':>9}")
@@ -272,24 +312,27 @@ def main(argv: list[str] | None = None) -> dict:
               f"{ref['wall']:>11.1f}{our['wall']:>12.1f}{ref['wall'] / our['wall']:>6.2f}×"
               f"{ref['acc']:>9.4f}{our['acc']:>9.4f}")
     if "row3" in results:
-        fast = results["row3"][0]
+        fast = results["row3"]
         verdict = "reached" if fast["acc"] >= 0.99 else "MISSED"
         print(f"row 3: mnist-fast {verdict} 99.0 % ({fast['acc']:.2%}) in {fast['wall']:.1f} s; the Keras recipe "
               f"took {keras['wall']:.1f} s ({keras['wall'] / fast['wall']:.2f}× longer)")
+    if ablation and DEVICE.type == "cpu":
+        print("\nthe references with cnnlab's malloc setting (cnnlab.train.allocator), each in its own process:")
+        for label, ref, ref_kept, our in ablation:
+            print(f"  {label:<18}{ref['images/s']:>8,.0f} → {ref_kept['images/s']:>7,.0f} img/s "
+                  f"({ref_kept['images/s'] / ref['images/s']:.2f}×); ours vs it: "
+                  f"{our['images/s'] / ref_kept['images/s']:.2f}×")
 
     if 4 in rows:
         peak = gemm_flops()
         print(f"\n4 model FLOP utilisation (large-GEMM peak measured: {peak / 1e9:.1f} GFLOP/s)")
-        for label, key, model_name, size in (("keras-mnist b64 (row 2)", "row2", "keras-mnist", (1, 28, 28)),):
-            per_image = training_flops_per_image(build_model(model_name), size)
-            achieved = per_image * results[key]["images/s"]
-            print(f"  {label:<36}{per_image / 1e6:8.1f} MFLOP/img  {achieved / 1e9:6.1f} GFLOP/s  MFU {achieved / peak:5.1%}")
+        keras_flops = training_flops_per_image(build_model("keras-mnist"), (1, 28, 28))
+        mfu_rows = [("keras-mnist b64 (row 2)", keras_flops, results["row2"]["images/s"])]
         if "row3" in results:
-            fast, cfg = results["row3"]
-            model = fast["result"].model
-            per_image = training_flops_per_image(model, (1, 28, 28), cfg.batch_size)
-            achieved = per_image * fast["images/s"]
-            print(f"  {'mnist-fast (row 3)':<36}{per_image / 1e6:8.1f} MFLOP/img  {achieved / 1e9:6.1f} GFLOP/s  "
+            mfu_rows.append(("mnist-fast (row 3)", results["row3"]["flops/image"], results["row3"]["images/s"]))
+        for label, per_image, images_per_s in mfu_rows:
+            achieved = per_image * images_per_s
+            print(f"  {label:<36}{per_image / 1e6:8.1f} MFLOP/img  {achieved / 1e9:6.1f} GFLOP/s  "
                   f"MFU {achieved / peak:5.1%}")
 
     if 5 in rows:
@@ -301,14 +344,15 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def _train_indices(data) -> list[int]:
-    """Indices (into MNIST's 60,000 training images) of cnnlab's training split."""
-    from cnnlab.data import stratified_split
+def _train_indices(root: str) -> list[int]:
+    """Indices (into MNIST's 60,000 training images) of cnnlab's training split, so the tutorial
+    loop trains on the same 54,000 images as cnnlab."""
+    from cnnlab.data import DataConfig, stratified_split
     from cnnlab.data.sources import load_mnist, resolve_data_root
 
-    raw = load_mnist(resolve_data_root(data.config.data_root))
-    tr, _ = stratified_split(raw.train_labels, [1 - data.config.val_fraction, data.config.val_fraction],
-                             data.config.seed)
+    cfg = DataConfig(source="mnist", data_root=root)
+    raw = load_mnist(resolve_data_root(root))
+    tr, _ = stratified_split(raw.train_labels, [1 - cfg.val_fraction, cfg.val_fraction], cfg.seed)
     return tr.tolist()
 
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from cnnlab.errors import ModelError
 from cnnlab.models.external import timm_model, torchvision_model
+from cnnlab.models.layers import Sequential
 from cnnlab.models.registry import register
 from cnnlab.models.sizes import check_input_size
 
@@ -69,7 +70,7 @@ def lenet5(num_classes: int, in_channels: int, input_size: tuple[int, int],
         ("act4", act()),
         ("output", nn.Linear(84, num_classes)),
     ]
-    return nn.Sequential(OrderedDict(features + classifier))
+    return Sequential(OrderedDict(features + classifier))
 
 
 @register("alexnet", description="AlexNet (Krizhevsky et al. 2012), torchvision's one-GPU version",

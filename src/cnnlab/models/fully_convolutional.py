@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from cnnlab.errors import ModelError
+from cnnlab.models.layers import Sequential
 from cnnlab.models.sizes import as_chw, check_input_size, format_shape, receptive_fields
 
 # Layers that act on each value (or each channel) alone: the same on a vector and on a map.
@@ -129,7 +130,7 @@ def to_fully_convolutional(model: nn.Module,
         raise ModelError(f"to_fully_convolutional: expected a C×H×W map before the flatten, got "
                          f"{format_shape(map_shape)}")
     head, _ = _convert_head(head, map_shape)
-    fcn = nn.Sequential(OrderedDict(features + head))
+    fcn = Sequential(OrderedDict(features + head))
     fcn.train(model.training)
     fcn.training_input_size = shape[1:]
     fcn.score_stride = receptive_fields(fcn, shape)[-1].jump

@@ -43,7 +43,7 @@ from typing import Any
 from torch import nn
 
 from cnnlab.errors import ModelError
-from cnnlab.models.layers import Dropout
+from cnnlab.models.layers import Dropout, Sequential
 from cnnlab.models.registry import ModelInfo, as_hw, did_you_mean, register_family
 from cnnlab.models.sizes import conv_output_size, format_shape
 
@@ -427,7 +427,7 @@ def build_from_spec(spec: str | PatternSpec, num_classes: int | None = None,
     if num_classes is not None and shape[0] != num_classes:
         raise fail(final, f"the model outputs {shape[0]} values but num_classes="
                    f"{num_classes}; end with a bare 'fc' to take num_classes")
-    model = nn.Sequential(OrderedDict(modules))
+    model = Sequential(OrderedDict(modules))
     _initialise(model, parsed.init)
     return model
 

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from torch import nn
 
 from cnnlab.errors import ModelError
-from cnnlab.models.layers import Dropout
+from cnnlab.models.layers import Dropout, Sequential
 from cnnlab.models.registry import register
 from cnnlab.models.sizes import check_input_size
 
@@ -59,7 +59,7 @@ def mnist_tutorial(num_classes: int, in_channels: int,
         ("drop3", Dropout(0.2)),
         ("fc2", nn.Linear(64, num_classes)),
     ]
-    return nn.Sequential(OrderedDict(features + classifier))
+    return Sequential(OrderedDict(features + classifier))
 
 
 @register("mnist-tiny",
@@ -77,7 +77,7 @@ def mnist_tiny(num_classes: int, in_channels: int, input_size: tuple[int, int]) 
         ("pool2", nn.MaxPool2d(2)),
     ]
     flat = _flat_features("mnist-tiny", features, in_channels, input_size)  # 16*7*7 = 784
-    return nn.Sequential(OrderedDict(
+    return Sequential(OrderedDict(
         features + [("flatten", nn.Flatten()), ("fc", nn.Linear(flat, num_classes))]))
 
 
@@ -111,7 +111,7 @@ def keras_mnist(num_classes: int, in_channels: int, input_size: tuple[int, int])
         ("relu4", nn.ReLU()),
         ("fc2", nn.Linear(64, num_classes)),
     ]
-    return nn.Sequential(OrderedDict(features + classifier))
+    return Sequential(OrderedDict(features + classifier))
 
 
 @register("keras-catsdogs",
@@ -154,6 +154,6 @@ def keras_catsdogs(num_classes: int, in_channels: int, input_size: tuple[int, in
         ("relu5", nn.ReLU()),
         ("fc2", nn.Linear(512, 1 if binary else num_classes)),
     ]
-    model = nn.Sequential(OrderedDict(features + classifier))
+    model = Sequential(OrderedDict(features + classifier))
     model.binary_output = binary
     return model

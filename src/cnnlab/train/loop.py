@@ -21,6 +21,7 @@ from torch import nn
 from cnnlab.data import DataBundle, load_data
 from cnnlab.data.augment import warn_if_flip_mislabels
 from cnnlab.errors import CnnlabError, ConfigError, DataError
+from cnnlab.train.allocator import keep_freed_memory
 from cnnlab.train.callbacks import MetricMonitor
 from cnnlab.train.checkpoint import load_checkpoint, load_model, rng_state, save_checkpoint, set_rng_state
 from cnnlab.train.config import MONITORS, TrainConfig, config_from_dict, load_config, merge_settings
@@ -149,6 +150,8 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
     if fabric.world_size > 1 and fabric.device.type == "cpu":
         # Several processes on one machine share its cores; oversubscribed threads thrash.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // fabric.world_size))
+    if fabric.device.type == "cpu":
+        keep_freed_memory()  # reuse freed activation memory instead of page-faulting every step
     rank0 = fabric.is_global_zero
     fabric.seed_everything(cfg.seed, verbose=False)  # the same initial weights on every rank
 
