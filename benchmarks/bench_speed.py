@@ -1,6 +1,6 @@
 """CPU training throughput and time to accuracy: cnnlab vs the tutorial loops, side by side.
 
-    python benchmarks/bench_speed.py [--data-root ../shared/data] [--rows 1,2,3,4,5] [--epochs 1]
+    python benchmarks/bench_speed.py [--data-root ../shared/data] [--rows 1,2,3,4,5] [--epochs 1] [--repeats 3]
 
 Rows (each ours vs a reference written out below, measured in the same run):
  1. PyTorch MNIST tutorial model + tutorial augmentation, batch 64, Adam: `cnnlab train` vs the
@@ -12,8 +12,9 @@ Rows (each ours vs a reference written out below, measured in the same run):
  4. Model FLOP utilisation of rows 2 and 3: training FLOP/s over the machine's large-GEMM FLOP/s.
  5. Inference: images/s and single-image latency (p50/p95), PyTorch vs ONNX Runtime.
 
-Throughput is over training batches only (no evaluation); wall times include data loading and
-evaluation. Accuracy is on the 10,000 MNIST test images.
+Throughput is over training batches only (no evaluation). Wall time is everything a loop does
+after `import torch`: its own imports, data loading, training, evaluation and (ours) checkpoints.
+Accuracy is on the 10,000 MNIST test images.
 
 Every loop runs in a fresh Python process (this script with --worker), so none inherits another's
 memory-allocator state or settings: glibc malloc adapts to what a process has freed before, which
@@ -73,7 +74,6 @@ def tutorial_loop(root: str, train_indices: list[int], epochs: int) -> dict:
                       batch_size=1000)
     model = build_model("mnist-tutorial").to(DEVICE)  # the tutorial's CNNModel, 220,234 parameters
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
-    start = time.perf_counter()
     train_seconds, seen = 0.0, 0
     for _ in range(epochs):
         model.train()
@@ -88,7 +88,7 @@ def tutorial_loop(root: str, train_indices: list[int], epochs: int) -> dict:
         _sync()
         train_seconds += time.perf_counter() - t
     acc = _accuracy(model, ((x, y) for x, y in test))
-    return {"images/s": seen / train_seconds, "wall": time.perf_counter() - start, "acc": acc}
+    return {"images/s": seen / train_seconds, "acc": acc}
 
 
 def plain_loop(root: str, epochs: int, model_name: str = "keras-mnist", batch_size: int = 64) -> dict:
@@ -98,7 +98,6 @@ def plain_loop(root: str, epochs: int, model_name: str = "keras-mnist", batch_si
     from cnnlab.models import build_model
 
     torch.manual_seed(0)
-    start = time.perf_counter()
     tr, te = MNIST(root, train=True), MNIST(root, train=False)
     x_train = ((tr.data[:, None].float() / 255 - 0.1307) / 0.3081).to(DEVICE)
     x_test = ((te.data[:, None].float() / 255 - 0.1307) / 0.3081).to(DEVICE)
@@ -122,7 +121,7 @@ def plain_loop(root: str, epochs: int, model_name: str = "keras-mnist", batch_si
         _sync()
         train_seconds += time.perf_counter() - t
     acc = _accuracy(model, ((x_test[i:i + 1000], y_test[i:i + 1000]) for i in range(0, len(x_test), 1000)))
-    return {"images/s": seen / train_seconds, "wall": time.perf_counter() - start, "acc": acc}
+    return {"images/s": seen / train_seconds, "acc": acc}
 
 
 @torch.inference_mode()
@@ -141,7 +140,6 @@ def _accuracy(model, batches) -> float:
 def ours(root: str, project: str, **settings) -> dict:
     from cnnlab.train import fit
 
-    start = time.perf_counter()
     if DEVICE.type == "cuda":
         settings.update(accelerator="cuda", precision=PRECISION)
     if LIMIT:
@@ -149,11 +147,10 @@ def ours(root: str, project: str, **settings) -> dict:
     # No report.html: the references write none (the report re-evaluates and draws Grad-CAM).
     settings["report"] = False
     r = fit(data="mnist", data_root=root, project=project, quiet=True, **settings)
-    wall = time.perf_counter() - start
     seen = sum(h["images_per_s"] * h["seconds"] for h in r.history)
     seconds = sum(h["seconds"] for h in r.history)
-    return {"images/s": seen / seconds, "wall": wall, "acc": r.metrics["test_acc"],
-            "flops/image": training_flops_per_image(r.model, (1, 28, 28), r.config.batch_size)}
+    return {"images/s": seen / seconds, "acc": r.metrics["test_acc"], "model": r.model,
+            "batch_size": r.config.batch_size}
 
 
 # --- FLOPs ------------------------------------------------------------------------------------
@@ -236,32 +233,49 @@ def measure(loop: str, **options) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def worker(job: dict) -> dict:
-    """One loop, in this process: 'tutorial', 'plain' or 'ours' (with cnnlab settings)."""
-    from cnnlab.train.allocator import keep_freed_memory
+def side_by_side(jobs: list[dict], repeats: int = 1) -> list[dict]:
+    """Run each job `repeats` times, taking turns (A, B, C, A, B, C, ...), and return each job's
+    median numbers: a burst of load on a shared machine then hits one round, not one side."""
+    runs: list[list[dict]] = [[] for _ in jobs]
+    for _ in range(repeats):
+        for job, out in zip(jobs, runs):
+            out.append(measure(**job))
+    return [{key: statistics.median(r[key] for r in out) for key in out[0]} for out in runs]
 
+
+def worker(job: dict) -> dict:
+    """One loop, in this process: 'tutorial', 'plain' or 'ours' (with cnnlab settings).
+
+    Its wall time is everything after `import torch`: the loop's own imports (torchvision for
+    the references; cnnlab, torchvision and Lightning for ours), data loading, training,
+    evaluation and, for ours, checkpoints."""
+    start = time.perf_counter()
     global DEVICE, PRECISION, LIMIT
     DEVICE, PRECISION, LIMIT = torch.device(job["device"]), job["precision"], job["limit"]
     if job.get("keep_freed_memory"):  # the ablation: a reference with cnnlab's malloc setting
+        from cnnlab.train.allocator import keep_freed_memory
+
         keep_freed_memory()
     if job["loop"] == "tutorial":
-        return tutorial_loop(job["root"], _train_indices(job["root"]), job["epochs"])
-    if job["loop"] == "plain":
-        return plain_loop(job["root"], job["epochs"])
-    return ours(job["root"], job["project"], **job["settings"])
+        result = tutorial_loop(job["root"], torch.load(job["indices"]).tolist(), job["epochs"])
+    elif job["loop"] == "plain":
+        result = plain_loop(job["root"], job["epochs"])
+    else:
+        result = ours(job["root"], job["project"], **job["settings"])
+    result["wall"] = time.perf_counter() - start
+    if "model" in result:  # row 4: the trained model's FLOPs per training image
+        result["flops/image"] = training_flops_per_image(result.pop("model"), (1, 28, 28), result.pop("batch_size"))
+    return result
 
 
 # --- the table --------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> dict:
-    from cnnlab.data.sources import resolve_data_root
-    from cnnlab.models import build_model
-    from cnnlab.train import load_config
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", default=None)
     p.add_argument("--rows", default="1,2,3,4,5")
     p.add_argument("--epochs", type=int, default=1, help="epochs for rows 1 and 2")
+    p.add_argument("--repeats", type=int, default=1, help="run rows 1-3 this many times, in turns; print medians")
     p.add_argument("--limit", type=int, default=None, help="train on this many images (a quick check only)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--precision", default="bf16-mixed", help="cnnlab's precision on cuda (Lightning's names)")
@@ -270,6 +284,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return {}
+    from cnnlab.data.sources import resolve_data_root
+    from cnnlab.models import build_model
+    from cnnlab.train import load_config
+
     global DEVICE, PRECISION, LIMIT
     DEVICE, PRECISION, LIMIT = torch.device(args.device), args.precision, args.limit
     rows = {int(r) for r in args.rows.split(",")}
@@ -278,30 +296,39 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict = {}
     gpu = f", GPU {torch.cuda.get_device_name()} ({PRECISION} for cnnlab)" if DEVICE.type == "cuda" else ""
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}{gpu}, {time.strftime('%Y-%m-%d')}")
+          f"torch {torch.__version__}{gpu}, {time.strftime('%Y-%m-%d')}"
+          + (f"; rows 1-3: medians of {args.repeats} runs, taken in turns" if args.repeats > 1 else ""))
     table, ablation = [], []
 
-    def ours_in_process(**settings) -> dict:
-        return measure("ours", root=root, project=project, settings=settings)
+    def ours_job(**settings) -> dict:
+        return {"loop": "ours", "root": root, "project": project, "settings": settings}
 
     if 1 in rows:
-        ref = measure("tutorial", root=root, epochs=args.epochs)
-        our = ours_in_process(model="mnist-tutorial", augment="mnist-tutorial", optimizer="adam", lr=1e-3,
-                              weight_decay=1e-5, batch_size=64, epochs=args.epochs, channels_last=True)
+        # the same 54,000 training images for both: cnnlab's split, handed to the tutorial loop
+        indices = str(Path(project) / "train_indices.pt")
+        torch.save(torch.tensor(_train_indices(root)), indices)
+        tutorial = {"loop": "tutorial", "root": root, "epochs": args.epochs, "indices": indices}
+        ref, our, ref_kept = side_by_side([
+            tutorial,
+            ours_job(model="mnist-tutorial", augment="mnist-tutorial", optimizer="adam", lr=1e-3, weight_decay=1e-5,
+                     batch_size=64, epochs=args.epochs, channels_last=True),
+            {**tutorial, "keep_freed_memory": True}], args.repeats)
         table.append(("1 tutorial CNN + flip/rotate aug, b64", ref, our))
-        ablation.append(("1 tutorial loop", ref, measure("tutorial", root=root, epochs=args.epochs,
-                                                         keep_freed_memory=True), our))
+        ablation.append(("1 tutorial loop", ref, ref_kept, our))
     if 2 in rows or 4 in rows:
-        ref = measure("plain", root=root, epochs=args.epochs)
-        our = ours_in_process(model="keras-mnist", optimizer="rmsprop", lr=1e-3, batch_size=64,
-                              epochs=args.epochs, channels_last=True)
+        plain = {"loop": "plain", "root": root, "epochs": args.epochs}
+        ref, our, ref_kept = side_by_side([
+            plain,
+            ours_job(model="keras-mnist", optimizer="rmsprop", lr=1e-3, batch_size=64, epochs=args.epochs,
+                     channels_last=True),
+            {**plain, "keep_freed_memory": True}], args.repeats)
         table.append(("2 keras-mnist RMSprop b64", ref, our))
-        ablation.append(("2 plain loop", ref, measure("plain", root=root, epochs=args.epochs,
-                                                      keep_freed_memory=True), our))
+        ablation.append(("2 plain loop", ref, ref_kept, our))
         results["row2"] = our
     if 3 in rows or 4 in rows:
-        keras = ours_in_process(model="keras-mnist", optimizer="rmsprop", lr=1e-3, batch_size=64, epochs=5)
-        fast = ours_in_process(config=None, **_settings(load_config(REPO / "recipes" / "mnist-fast.yaml")))
+        keras, fast = side_by_side([
+            ours_job(model="keras-mnist", optimizer="rmsprop", lr=1e-3, batch_size=64, epochs=5),
+            ours_job(config=None, **_settings(load_config(REPO / "recipes" / "mnist-fast.yaml")))], args.repeats)
         table.append(("3 time to 99.0% (Keras recipe vs mnist-fast)", keras, fast))
         results["row3"] = fast
 
