@@ -9,11 +9,13 @@ more than half of the step's time; for EfficientNet-Lite0 fine-tuning at 224², 
 
 Two `mallopt` settings make glibc keep what it frees, so the next step reuses warm pages:
 no mmap for large blocks (they come from the heap) and no trimming of the heap. Measured here
-(2-core AMD EPYC, one process each, `benchmarks/bench_speed.py` and the module docstring's
-numbers): keras-mnist 3,957 → 8,942 images/s, the PyTorch tutorial CNN 3,840 → 5,992, and
-EfficientNet-Lite0 fine-tuning 30 → 44 images/s at the same peak memory. The price: the process
-keeps its peak heap until it exits instead of returning it between steps, as PyTorch's CUDA
-caching allocator does on the GPU.
+(2-core AMD EPYC, training steps on random batches, a fresh process each): keras-mnist 3,957 →
+8,942 images/s, the PyTorch tutorial CNN 3,840 → 5,992, and EfficientNet-Lite0 fine-tuning at
+224² 30 → 44 images/s, at the same peak memory. How much a given process gains depends on its
+history: glibc raises its mmap threshold after freeing a large block, so a script that first
+builds big temporary tensors (a whole data set normalised at once) gets part of this by
+accident. The price: the process keeps its peak heap until it exits instead of returning it
+between steps, as PyTorch's CUDA caching allocator does on the GPU.
 
 It is the same idea as the jemalloc/tcmalloc that `torch.backends.xeon.run_cpu` preloads, without
 a preloaded library (they must be in place before Python starts, and pip cannot install them).

@@ -322,7 +322,6 @@ def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torc
     start = time.perf_counter()
     n_batches = _batches_per_epoch(len(loader), cfg)
     last_update = 0.0
-    nonfinite = torch.zeros((), device=fabric.device, dtype=torch.bool)
     check_every = 1 if fabric.device.type == "cpu" else 25
     for step, (x, y) in enumerate(loader, start=1):
         if step > n_batches:
@@ -332,10 +331,14 @@ def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torc
             logits = model(x)
             loss = criterion(logits, y)
             fabric.backward(loss / cfg.accumulate)
-        # Reading a GPU value every step stalls the pipeline, so on an accelerator the check reads
-        # a running flag every few steps; on the CPU there is nothing to stall and it reads each one.
-        nonfinite |= ~torch.isfinite(loss.detach())
-        if (step % check_every == 0 or step == n_batches) and bool(nonfinite):
+        with torch.no_grad():
+            total_loss.add_(loss.detach(), alpha=len(y))  # float64 running sum, one op
+            pred = (logits.reshape(-1) > 0).long() if binary else logits.argmax(1)
+            correct += (pred == y).sum()
+        # A NaN or inf loss makes the running sum non-finite for good, so the sum is the flag.
+        # Reading a GPU value every step stalls the pipeline, so on an accelerator it is read
+        # every few steps; on the CPU there is nothing to stall and it is read each step.
+        if (step % check_every == 0 or step == n_batches) and not bool(torch.isfinite(total_loss)):
             raise NonFiniteLossError(
                 f"loss became {float(loss.detach()):.3g} at epoch {epoch}, step {step} (lr {schedule.lr:.3g}); "
                 "the run stopped and kept its last good checkpoint. Try a lower learning rate "
@@ -346,10 +349,6 @@ def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torc
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             schedule.step_batch()
-        with torch.no_grad():
-            total_loss += loss.detach().double() * len(y)
-            pred = (logits.reshape(-1) > 0).long() if binary else logits.argmax(1)
-            correct += (pred == y).sum()
         seen += len(y)
         now = time.perf_counter()
         if log.enabled and (now - last_update > 0.25 or step == n_batches):
