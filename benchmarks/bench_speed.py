@@ -240,7 +240,8 @@ def side_by_side(jobs: list[dict], repeats: int = 1) -> list[dict]:
     for _ in range(repeats):
         for job, out in zip(jobs, runs):
             out.append(measure(**job))
-    return [{key: statistics.median(r[key] for r in out) for key in out[0]} for out in runs]
+    return [{**{key: statistics.median(r[key] for r in out) for key in out[0]},
+             "rounds": [r["images/s"] for r in out]} for out in runs]
 
 
 def worker(job: dict) -> dict:
@@ -281,6 +282,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--precision", default="bf16-mixed", help="cnnlab's precision on cuda (Lightning's names)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: run one loop, print JSON
     args = p.parse_args(argv)
+    if args.repeats < 1:
+        p.error(f"--repeats {args.repeats}: expected 1 or more")
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return {}
@@ -338,6 +341,10 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{label:<46}{ref['images/s']:>10,.0f}{our['images/s']:>11,.0f}{our['images/s'] / ref['images/s']:>6.2f}×"
               f"{ref['wall']:>11.1f}{our['wall']:>12.1f}{ref['wall'] / our['wall']:>6.2f}×"
               f"{ref['acc']:>9.4f}{our['acc']:>9.4f}")
+    if args.repeats > 1:
+        print("images/s ratio in each round: " + "; ".join(
+            f"row {label.split()[0]}: " + ", ".join(f"{o / r:.2f}×" for r, o in zip(ref["rounds"], our["rounds"]))
+            for label, ref, our in table))
     if "row3" in results:
         fast = results["row3"]
         verdict = "reached" if fast["acc"] >= 0.99 else "MISSED"
