@@ -58,8 +58,15 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert all(torch.equal(final[k], ref[k]) for k in ref)
 
 
+def default_ctrl_c() -> None:
+    # As in a terminal. A shell without job control starts background jobs with SIGINT ignored,
+    # and a Python started that way keeps ignoring it, so this test would fail under `cmd &`.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_saves_and_exits_cleanly(tmp_path):
-    proc = cli(["train", *ARGS, "--epochs", "50", "--project", str(tmp_path), "--name", "intr"])
+    proc = cli(["train", *ARGS, "--epochs", "50", "--project", str(tmp_path), "--name", "intr"],
+               preexec_fn=default_ctrl_c)
     run = tmp_path / "intr"
     wait_for_epochs(run, 1, proc)
     proc.send_signal(signal.SIGINT)
