@@ -104,10 +104,6 @@ class BatchLoader:
         self.seed, self.drop_last, self.device = seed, drop_last, torch.device(device)
         self.channels_last, self.rank, self.world_size = channels_last, rank, world_size
         self.num_workers = num_workers
-        # Preprocessing.normalize's mean and std, made once: each batch is normalised in place
-        # ((x - mean) / std, the same arithmetic) instead of through two new tensors per batch.
-        self._mean = torch.tensor(preprocessing.mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
-        self._std = torch.tensor(preprocessing.std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self.epoch = 0
         self.unreadable: set[int] = set()
 
@@ -160,7 +156,7 @@ class BatchLoader:
             x = images.to(self.device, non_blocking=True).to(torch.float32).div_(255.0)
             if self.augment is not None and not self.augment.is_identity:
                 x = augment_batch(x, self.augment, g)
-            x = x.sub_(self._mean).div_(self._std)  # x is this batch's own float copy
+            x = self.pre.normalize(x, inplace=True)  # x is this batch's own float copy
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             yield x, self.split.labels[idx].to(self.device, non_blocking=True)

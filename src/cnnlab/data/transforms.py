@@ -4,6 +4,7 @@ that a checkpoint alone can prepare an image for prediction.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -149,18 +150,26 @@ class Preprocessing:
                 raise ConfigError(f"image tensor: dtype {t.dtype} (expected uint8 C×H×W)")
         return resize_uint8(convert_channels(t, self.channels), self.input_size, self.resize)
 
-    def normalize(self, batch: torch.Tensor) -> torch.Tensor:
-        """uint8 (0–255) or float (0–1) N×C×H×W → normalised float32."""
+    def normalize(self, batch: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """uint8 (0–255) or float (0–1) N×C×H×W → normalised float32.
+
+        `inplace=True` overwrites a float batch the caller owns (a loader's per-batch copy): the
+        same arithmetic without two new tensors per batch."""
         x = batch.to(torch.float32) / 255.0 if batch.dtype == torch.uint8 else batch
-        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-        return (x - mean) / std
+        mean, std = _channel_stats(tuple(self.mean), x.dtype, x.device), _channel_stats(tuple(self.std), x.dtype, x.device)
+        return x.sub_(mean).div_(std) if inplace else (x - mean) / std
 
     def denormalize(self, batch: torch.Tensor) -> torch.Tensor:
         """Normalised float N×C×H×W → values in [0, 1] for display."""
-        mean = torch.tensor(self.mean, dtype=batch.dtype, device=batch.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=batch.dtype, device=batch.device).view(1, -1, 1, 1)
+        mean = _channel_stats(tuple(self.mean), batch.dtype, batch.device)
+        std = _channel_stats(tuple(self.std), batch.dtype, batch.device)
         return (batch * std + mean).clamp(0, 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _channel_stats(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Per-channel mean or std as a 1×C×1×1 tensor, made once per dtype and device (read-only)."""
+    return torch.tensor(values, dtype=dtype, device=device).view(1, -1, 1, 1)
 
     def __call__(self, images: Sequence[torch.Tensor | Image.Image | str | Path]) -> torch.Tensor:
         """Prepare a list of images into one normalised batch ready for the model."""
