@@ -1,4 +1,9 @@
-"""Typed configs from YAML: dataclasses filled from plain mappings with clear errors.
+"""Typed settings: declared once on dataclass fields, checked the same way from every door.
+
+A setting is a dataclass field made with `setting(default, help, ...)`: its name, type, default,
+help, range or choices live there, and everything else reads them — the `cnnlab` options and
+their `--help` (cnnlab.cli.settings), the checks of `check_settings`, config files read with
+`from_mapping`, and the config.yaml written with `to_plain`.
 
 `from_mapping(Cls, mapping, where)` checks every key and value against the dataclass's type
 hints: an unknown key gets a "did you mean", a wrong type names the field, the value and the
@@ -10,15 +15,199 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import math
 import os
 import types
 import typing
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Callable, Literal, Union
 
 import yaml
 
 from cnnlab.errors import ConfigError
+
+_MISSING = dataclasses.MISSING
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one setting is explained, given on the command line and checked.
+
+    help: one line for `--help` (the default is shown from the field, never written here).
+    flag: the setting's name outside its dataclass when it differs from the field's: the
+        command-line option and the keyword of `fit(**settings)` (DataConfig.source is `data`).
+    short: a one-letter option ("-e").
+    option: False for rare settings, given with `--set key=value` instead of an option of
+        their own.
+    group: the `--help` panel the option is listed in.
+    ge, gt, le, lt: the allowed range of a number; `choices`: the allowed values.
+    expected: what an error message says was expected (default: made from the range/choices).
+    parse: turns what a user may write (command-line text, a YAML value) into the typed value,
+        for settings that plain YAML values do not cover ("150x150", "512,256"); one parser for
+        every door.
+    shown_default: what `--help` shows for a None default (what None means), e.g. "the
+        source's own size".
+    """
+
+    help: str
+    flag: str | None = None
+    short: str | None = None
+    option: bool = True
+    group: str | None = None
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    choices: tuple[Any, ...] | None = None
+    expected: str | None = None
+    parse: Callable[[Any, str], Any] | None = None
+    shown_default: str | None = None
+
+    def expectation(self) -> str:
+        """What a valid value looks like, in words (for error messages)."""
+        if self.expected:
+            return self.expected
+        if self.choices:
+            return " or ".join(str(c) for c in self.choices)
+        lo = f"{_num(self.ge)} ≤ " if self.ge is not None else f"{_num(self.gt)} < " if self.gt is not None else ""
+        hi = f" ≤ {_num(self.le)}" if self.le is not None else f" < {_num(self.lt)}" if self.lt is not None else ""
+        if lo and hi:
+            return f"{lo}value{hi}"
+        if lo:
+            return f"a value {'≥' if self.ge is not None else '>'} {_num(self.ge if self.ge is not None else self.gt)}"
+        if hi:
+            return f"a value{hi}"
+        return "a valid value"
+
+    def out_of_range(self, value: Any) -> bool:
+        """True when a number lies outside [ge/gt, le/lt] or a value is not one of `choices`."""
+        if self.choices is not None and value not in self.choices:
+            return True
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        return ((self.ge is not None and value < self.ge) or (self.gt is not None and value <= self.gt)
+                or (self.le is not None and value > self.le) or (self.lt is not None and value >= self.lt))
+
+
+def _num(x: float | None) -> str:
+    return f"{x:g}"
+
+
+def setting(default: Any, help: str, **how: Any) -> Any:
+    """A dataclass field that is a user setting; `how` are `Setting`'s fields (range, choices, ...).
+
+    Mutable defaults (lists, dicts) are copied for each instance.
+    """
+    meta = {"setting": Setting(help, **how)}
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=functools.partial(type(default), default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One declared setting of a dataclass: its field, type and `Setting`."""
+
+    name: str
+    type: Any
+    default: Any
+    setting: Setting
+
+    @property
+    def flag(self) -> str:
+        """The setting's name outside its dataclass (the option and the keyword of `fit`)."""
+        return self.setting.flag or self.name
+
+
+@functools.cache
+def declared_settings(cls: type) -> tuple[Declared, ...]:
+    """The settings of a dataclass, in field order (fields made with `setting()`)."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if "setting" not in f.metadata:
+            continue
+        default = f.default if f.default is not _MISSING else (
+            f.default_factory() if f.default_factory is not _MISSING else _MISSING)
+        out.append(Declared(f.name, hints[f.name], default, f.metadata["setting"]))
+    return tuple(out)
+
+
+def check_settings(obj: Any, where: str = "") -> None:
+    """Check every declared setting of dataclass `obj` in place: parse, type, finite, range.
+
+    Errors name `where.field`, the value and what was expected:
+    "lr: -1.0 (expected a positive learning rate, e.g. 1e-3)".
+    """
+    for d in declared_settings(type(obj)):
+        name = f"{where}.{d.name}" if where else d.name
+        value = getattr(obj, d.name)
+        if value is not None and d.setting.parse is not None:
+            value = d.setting.parse(value, name)
+        value = _coerce(value, d.type, name)
+        if value is not None and d.setting.out_of_range(value):
+            raise ConfigError(f"{name}: {value!r} (expected {d.setting.expectation()})")
+        setattr(obj, d.name, value)
+
+
+def to_plain(obj: Any) -> Any:
+    """Plain YAML values of a settings dataclass: nested dataclasses as mappings, tuples as lists."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+def unknown_key(key: str, names: list[str], where: str = "config") -> ConfigError:
+    """The error for a setting that does not exist, with the closest names."""
+    close = difflib.get_close_matches(str(key), names, n=3)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else f"; known keys: {', '.join(names)}"
+    return ConfigError(f"{where}: unknown key {key!r}{hint}")
+
+
+# --- parsers shared by the command line and config files -------------------------------------
+
+def parse_size(value: Any, name: str = "image_size") -> tuple[int, int]:
+    """An image size (height, width) from 28, "28", "150x120", "150,120" or [150, 120]."""
+    parts: Any = value
+    if isinstance(value, str):
+        parts = value.lower().replace("×", "x").replace(",", "x").split("x")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        parts = [value]
+    try:
+        size = tuple(int(p) for p in parts)
+        if any(isinstance(p, (bool, float)) for p in parts):
+            raise TypeError
+    except (TypeError, ValueError):
+        size = ()
+    if len(size) == 1:
+        size = size * 2
+    if len(size) != 2 or min(size) < 1:
+        raise ConfigError(f"{name}: {value!r} (expected a positive int or [height, width], e.g. 28 or 150x150)")
+    return size
+
+
+def comma_list(item: type) -> Callable[[Any, str], Any]:
+    """A parser of lists written as comma-separated text ("512,256", "cat,dog"); lists pass through
+    (with `str` items made text, so class names may be written as numbers)."""
+    what = "whole numbers, e.g. 512,256" if item is int else "values, e.g. cat,dog"
+
+    def parse(value: Any, name: str) -> Any:
+        if isinstance(value, str):
+            try:
+                return [item(p.strip()) for p in value.split(",") if p.strip()]
+            except ValueError:
+                raise ConfigError(f"{name}: {value!r} (expected comma-separated {what})") from None
+        if item is str and isinstance(value, (list, tuple)):
+            return [str(v) for v in value]
+        return value
+
+    return parse
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -89,14 +278,19 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
             return value
         raise ConfigError(f"{field}: {value!r} (expected a whole number)")
     if tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            number = float(value)
+        elif isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{field}: {value!r} (expected a number)")
+        if number is None:
+            raise ConfigError(f"{field}: {value!r} (expected a number)")
+        if not math.isfinite(number):  # NaN slips through every range check (nan < 0 is False)
+            raise ConfigError(f"{field}: {value!r} (expected a finite number)")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -130,16 +324,19 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
 
 
 def from_mapping(cls: type, mapping: dict[str, Any], where: str = "config") -> Any:
-    """Build dataclass `cls` from a mapping, checking names and types; errors name `where.field`."""
+    """Build dataclass `cls` from a mapping, checking names and types; errors name `where.field`.
+
+    Declared settings (fields made with `setting()`) are passed as written: the dataclass checks
+    them itself (`check_settings` in its `__post_init__`), so every door checks them one way.
+    """
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if f.init]
+    declared = {d.name for d in declared_settings(cls)}
     kwargs = {}
     for key, value in mapping.items():
         if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=3)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else f"; known keys: {', '.join(names)}"
-            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
-        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}" if where != "config" else key)
+            raise unknown_key(key, names, where)
+        kwargs[key] = value if key in declared else _coerce(value, hints[key], f"{where}.{key}" if where != "config" else key)
     try:
         return cls(**kwargs)
     except TypeError as e:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from cnnlab.data.augment_presets import PRESETS
 from cnnlab.errors import ConfigError
 
 # grid_sample padding modes, by the names Keras and torchvision users know.
@@ -51,6 +53,9 @@ class Augment:
     normalize: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("hflip", "vflip", "rotation", "shift", "shear", "zoom"):
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"augment.{name}: {getattr(self, name)} (expected a finite number)")
         for name in ("hflip", "vflip"):
             p = getattr(self, name)
             if not 0.0 <= p <= 1.0:
@@ -88,22 +93,24 @@ class Augment:
         return d
 
 
-AUGMENT_PRESETS: dict[str, Augment] = {
-    "none": Augment(),
-    # The PyTorch MNIST tutorial: RandomHorizontalFlip + RandomRotation(10) + Normalize(0.5, 0.5).
-    # Its flip mislabels digits (a flipped 2 or 7 is no digit; see `warn_if_flip_mislabels`).
-    "mnist-tutorial": Augment(hflip=0.5, rotation=10, normalize="half"),
-    # The Keras book, chapter 5 (small data): rotation 40°, shifts 0.2, shear 0.2, zoom 0.2,
-    # horizontal flip, fill "nearest", and rescale 1/255 (no mean/std). Keras 1 read
-    # shear_range=0.2 in radians (≈ 11.5°), the effect the book shows; Keras 2 reads degrees,
-    # which makes 0.2 a no-op. We keep the book's intent.
-    "keras-ch5": Augment(hflip=0.5, rotation=40, shift=0.2, shear=math.degrees(0.2), zoom=0.2,
-                         fill="nearest", normalize="none"),
-    # torchvision's ImageNet training recipe: RandomResizedCrop(224) + flip + ImageNet mean/std.
-    "imagenet": Augment(hflip=0.5, crop_scale=(0.08, 1.0), normalize="imagenet"),
-    # Digit-safe: small rotations and shifts, no flips.
-    "light": Augment(rotation=10, shift=0.1, zoom=0.1),
-}
+class _PresetAugments(Mapping[str, Augment]):
+    """Each registered preset's `Augment` by name: a read-only view of the preset registry."""
+
+    def __getitem__(self, name: str) -> Augment:
+        return PRESETS[name].augment
+
+    def __contains__(self, name: object) -> bool:
+        return name in PRESETS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(PRESETS)
+
+    def __len__(self) -> int:
+        return len(PRESETS)
+
+
+# The presets are functions in the modules of `cnnlab.data.augment_presets`; add one there.
+AUGMENT_PRESETS: Mapping[str, Augment] = _PresetAugments()
 
 
 def resolve_augment(spec: str | Augment | dict[str, Any] | None, **overrides: Any) -> Augment:
@@ -112,13 +119,13 @@ def resolve_augment(spec: str | Augment | dict[str, Any] | None, **overrides: An
     `overrides` set single fields on top of the preset, as a config file may do item by item.
     """
     if spec is None:
-        aug = AUGMENT_PRESETS["none"]
+        aug = Augment()
     elif isinstance(spec, Augment):
         aug = spec
     elif isinstance(spec, str):
-        if spec not in AUGMENT_PRESETS:
-            raise ConfigError(f"augment: unknown preset {spec!r}; choose one of {sorted(AUGMENT_PRESETS)}")
-        aug = AUGMENT_PRESETS[spec]
+        if spec not in PRESETS:
+            raise ConfigError(f"augment: unknown preset {spec!r}; choose one of {sorted(PRESETS)}")
+        aug = PRESETS[spec].augment
     elif isinstance(spec, dict):
         spec = dict(spec)
         preset = spec.pop("preset", None)

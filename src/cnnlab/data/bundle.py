@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,91 +13,16 @@ import torch
 from cnnlab.data.augment import Augment
 from cnnlab.data.folders import (SkippedFile, decode_files, default_channels, default_image_size,
                                  scan_folder)
-from cnnlab.data.images import MAX_IMAGE_PIXELS
 from cnnlab.data.loaders import BatchLoader, Split
 from cnnlab.data.sources import BUILTIN_SOURCES, resolve_data_root
 from cnnlab.data.transforms import (Preprocessing, compute_mean_std, convert_channels, match_channels,
                                     normalization_values, resize_uint8)
 from cnnlab.errors import ConfigError, DataError
+from cnnlab.settings import DataConfig  # declared with every other setting, once
 
 SPLIT_NAMES = ("train", "val", "test")
 # Folders whose decoded images fit under this many bytes are held in memory as uint8.
 DEFAULT_MEMORY_LIMIT = 2 * 1024**3
-
-
-@dataclass
-class DataConfig:
-    """Where the images come from and how they are prepared; saved in every run's config.yaml.
-
-    source: "digits", "mnist", "fashion-mnist", "cifar10", or a folder of images.
-    data_root: root of the built-in data sets (else $CNNLAB_DATA, else ./data).
-    download: fetch missing built-in data sets (needs the network).
-    image_size: (H, W) or one int; default: the source's own size (folders: the common size).
-    channels: 1 or 3; default: the source's own.
-    normalize: "dataset" (training-split statistics), "imagenet", "half" ([-1, 1]), "none",
-        or explicit [[mean...], [std...]].
-    resize: "stretch" or "crop" (shorter side, then centre crop).
-    val_fraction: share of train held out for validation when the source has no val split.
-    split: train/val/test ratios for a source that is one pool (digits, a folder of classes).
-    seed: seed of every split and subset (the same seed, the same split).
-    classes: keep only these class names, relabelled in this order.
-    per_class: keep at most this many training images per class.
-    limit: keep at most this many images in each split (a stratified random subset).
-    in_memory: hold decoded images in memory: True, False or "auto" (when they fit).
-    """
-
-    source: str = "digits"
-    data_root: str | None = None
-    download: bool = False
-    image_size: int | tuple[int, int] | None = None
-    channels: int | None = None
-    normalize: str | list[list[float]] = "dataset"
-    resize: str = "stretch"
-    val_fraction: float = 0.1
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-    seed: int = 0
-    classes: list[str] | None = None
-    per_class: int | None = None
-    limit: int | None = None
-    in_memory: bool | str = "auto"
-    max_pixels: int = MAX_IMAGE_PIXELS
-
-    def __post_init__(self) -> None:
-        self.source = str(self.source)
-        if self.data_root is not None:
-            self.data_root = str(self.data_root)
-        if isinstance(self.image_size, int):
-            self.image_size = (self.image_size, self.image_size)
-        if self.image_size is not None:
-            size = tuple(int(s) for s in self.image_size)
-            if len(size) != 2 or min(size) < 1:
-                raise ConfigError(f"data.image_size: {self.image_size} (expected a positive int or [height, width])")
-            self.image_size = size
-        if self.channels not in (None, 1, 3):
-            raise ConfigError(f"data.channels: {self.channels} (expected 1 or 3)")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ConfigError(f"data.val_fraction: {self.val_fraction} (expected 0 ≤ fraction < 1)")
-        split = tuple(float(s) for s in self.split)
-        if len(split) != 3 or any(s < 0 for s in split) or split[0] <= 0 or abs(sum(split) - 1) > 1e-6:
-            raise ConfigError(f"data.split: {self.split} (expected three non-negative ratios "
-                              "train, val, test summing to 1, with train > 0)")
-        self.split = split
-        for name in ("per_class", "limit"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or v < 1):
-                raise ConfigError(f"data.{name}: {v!r} (expected a positive whole number or null)")
-        if self.in_memory not in (True, False, "auto"):
-            raise ConfigError(f"data.in_memory: {self.in_memory!r} (expected true, false or auto)")
-        if self.classes is not None:
-            self.classes = [str(c) for c in self.classes]
-            if len(set(self.classes)) < 2:
-                raise ConfigError(f"data.classes: {self.classes} (expected at least two different class names)")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["image_size"] = list(self.image_size) if self.image_size else None
-        d["split"] = list(self.split)
-        return d
 
 
 @dataclass
@@ -277,13 +203,13 @@ def load_data(source: str | Path | DataConfig = "digits", **options: Any) -> Dat
     >>> data.class_names[:3], data.input_size, len(data.train)
     (['0', '1', '2'], (8, 8), 1437)
     """
+    known = {f.name for f in fields(DataConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"load_data: unknown option(s) {unknown}; expected some of {sorted(known)}")
     if isinstance(source, DataConfig):
-        cfg = source if not options else DataConfig(**{**source.to_dict(), **options})
+        cfg = dataclasses.replace(source, **options) if options else source
     else:
-        known = {f.name for f in fields(DataConfig)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"load_data: unknown option(s) {unknown}; expected some of {sorted(known)}")
         cfg = DataConfig(source=str(source), **options)
 
     if cfg.source in BUILTIN_SOURCES:

@@ -15,12 +15,9 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cnnlab.errors import ImageLoadError
+from cnnlab.settings import MAX_IMAGE_PIXELS  # the default of the `max_pixels` setting
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
-
-# PIL's own decompression-bomb threshold (about 0.25 GiB of RGBA). Larger images are refused
-# before any pixel is decoded.
-MAX_IMAGE_PIXELS = 89_478_485
 
 # Modes that hold one grey channel (after conversion) rather than colour.
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})

@@ -68,7 +68,7 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
     if resume is not None:
         cfg = _resume_config(resume, settings)
     elif isinstance(config, (str, Path)):
-        cfg = merge_settings(load_config(config), settings)
+        cfg = load_config(config, settings)
     else:
         cfg = merge_settings(config, settings)
     if smoke:
