@@ -69,8 +69,8 @@ class DataConfig:
     channels: int | None = setting(None, "Convert images to 1 (grey) or 3 (RGB) channels", group=DATA,
                                    choices=(1, 3), expected="1 or 3", shown_default="the source's own")
     normalize: str | list[list[float]] = setting(
-        "dataset", "dataset (training-split statistics), imagenet, half ([-1, 1]), none, "
-        "or [[mean...], [std...]]", group=DATA)
+        "dataset", "dataset (training-split statistics), imagenet, half ([-1, 1]), none; a config file "
+        "may give the mean and std lists", group=DATA)
     resize: str = setting("stretch", "stretch, or crop (shorter side, then the centre)", option=False,
                           choices=("stretch", "crop"))
     val_fraction: float = setting(0.1, "Share of train held out for validation when the source has no "

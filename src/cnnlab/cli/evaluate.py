@@ -1,5 +1,5 @@
-"""The `cnnlab evaluate`, `cnnlab predict` and `cnnlab export` verbs: thin layers over
-`cnnlab.evaluate.evaluate`, `predict` and `export`, registered by `register(app)`."""
+"""`cnnlab evaluate`, `cnnlab predict` and `cnnlab export`: thin layers over
+`cnnlab.evaluate.evaluate`, `predict` and `export`."""
 
 from __future__ import annotations
 
@@ -8,34 +8,35 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console()
+from cnnlab.cli.console import console
+from cnnlab.cli.help import api_default, help_from
+from cnnlab.cli.options import takes_settings
+
+app = typer.Typer()
 
 
-def evaluate_cmd(
+@app.command("evaluate", cls=help_from("cnnlab.evaluate:evaluate"))
+@takes_settings(["data", "data_root", "limit", "classes"], helps={"data": "Data source or image folder"},
+                defaults={"data": "the run's own data", "data_root": "the run's own", "limit": "all",
+                          "classes": "all"})
+def evaluate(
     runs: list[Path] = typer.Argument(..., help="Run folder(s) or checkpoint(s); several make an ensemble"),
-    data: Optional[str] = typer.Option(None, "--data", "-d", help="Data source or image folder "
-                                       "[default: the run's own data]"),
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Root of the built-in data sets"),
-    split: str = typer.Option("test", "--split", help="test, val or train"),
-    vote: str = typer.Option("soft", "--vote", help="Ensembles: soft (average probabilities) or majority"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the files "
-                                       "[default: RUN/evaluation, RUN/evaluation-ensemble]"),
-    top_losses: int = typer.Option(16, "--top-losses", help="Images in the top-losses gallery"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="At most this many images per split"),
-    classes: Optional[str] = typer.Option(None, "--classes", help="Keep only these comma-separated classes"),
+    split: Optional[str] = typer.Option(None, "--split", help="test, val or train"),
+    vote: Optional[str] = typer.Option(None, "--vote", help="Ensembles: soft (average probabilities) or majority"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the files",
+                                       show_default="RUN/evaluation, RUN/evaluation-ensemble"),
+    top_losses: Optional[int] = typer.Option(None, "--top-losses", help="Images in the top-losses gallery"),
     tta: bool = typer.Option(False, "--tta", help="Average with horizontally flipped images"),
+    *, settings: dict,
 ) -> None:
     """Accuracy, top-5, loss, per-class metrics, confusion matrix and galleries of a run (or an ensemble)."""
-    from cnnlab.cli import data_options
-    from cnnlab.evaluate import evaluate
+    from cnnlab.evaluate import evaluate as evaluate_runs
 
-    opts = data_options(None, data_root, limit=limit, classes=classes)
-    result = evaluate([str(r) for r in runs], data=data, split=split, out=out, vote=vote, top_losses=top_losses,
-                      tta=tta, **opts)
+    given = {k: v for k, v in {"split": split, "vote": vote, "top_losses": top_losses}.items() if v is not None}
+    result = evaluate_runs([str(r) for r in runs], out=out, tta=tta, **given, **settings)
     print_evaluation(result)
 
 
@@ -68,10 +69,11 @@ def print_evaluation(result) -> None:
     console.print(f"files written to [bold]{result.out_dir}[/bold]")
 
 
-def predict_cmd(
+@app.command("predict", cls=help_from("cnnlab.evaluate.predict:predict"))
+def predict(
     source: str = typer.Argument(..., help="Run folder, checkpoint, or an exported MODEL.onnx"),
     paths: list[Path] = typer.Argument(..., help="Image files or folders (searched recursively)"),
-    top_k: int = typer.Option(5, "--top-k", "-k", help="Classes shown per image"),
+    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="Classes shown per image"),
     format: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
     tta: bool = typer.Option(False, "--tta", help="Average with the horizontally flipped image"),
 ) -> None:
@@ -81,11 +83,14 @@ def predict_cmd(
     when at least one file was predicted, 1 when none could be, 2 for bad arguments.
     """
     from cnnlab.errors import ConfigError
-    from cnnlab.evaluate.predict import predict, rows_to_csv, rows_to_json
+    from cnnlab.evaluate.predict import predict as predict_files
+    from cnnlab.evaluate.predict import rows_to_csv, rows_to_json
 
     if format not in ("table", "csv", "json"):
         raise ConfigError(f"--format: {format!r} (expected table, csv or json)")
-    rows = predict(source, paths, top_k=top_k, tta=tta)
+    if top_k is None:
+        top_k = api_default(predict_files, "top_k")
+    rows = predict_files(source, paths, top_k=top_k, tta=tta)
     if format == "csv":
         sys.stdout.write(rows_to_csv(rows, top_k))
     elif format == "json":
@@ -103,25 +108,22 @@ def predict_cmd(
         raise typer.Exit(1)
 
 
-def export_cmd(
+@app.command("export", cls=help_from("cnnlab.evaluate.export:export"))
+def export(
     run: Path = typer.Argument(..., help="Run folder or checkpoint"),
-    format: str = typer.Option("onnx", "--format", "-f", help="onnx or torchscript"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Model file or folder [default: RUN/export/]"),
-    tolerance: float = typer.Option(1e-4, "--tolerance", help="Largest max-abs difference of the logits accepted"),
+    format: Optional[str] = typer.Option(None, "--format", "-f", help="onnx or torchscript"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Model file or folder", show_default="RUN/export/"),
+    tolerance: Optional[float] = typer.Option(None, "--tolerance", help="Largest max-abs difference of the logits "
+                                              "accepted"),
 ) -> None:
     """Write the model as ONNX or TorchScript plus a JSON of class names and preprocessing.
 
     The export is checked against the PyTorch model on real images at batch sizes 1 and 8."""
-    from cnnlab.evaluate.export import export
+    from cnnlab.evaluate.export import export as export_model
 
-    r = export(run, format=format, out=out, tolerance=tolerance)
+    if tolerance is None:
+        tolerance = api_default(export_model, "tolerance")
+    r = export_model(run, out=out, tolerance=tolerance, **({"format": format} if format else {}))
     console.print(f"{r.format} model: [bold]{r.path}[/bold]\nsidecar: {r.sidecar}")
     console.print(f"parity: max abs diff {r.max_abs_diff:.2e} ≤ {tolerance:g} on {r.inputs}, "
                   f"batch sizes {r.batch_sizes}", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the three verbs to the `cnnlab` app."""
-    app.command("evaluate")(evaluate_cmd)
-    app.command("predict")(predict_cmd)
-    app.command("export")(export_cmd)

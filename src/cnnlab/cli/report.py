@@ -7,10 +7,13 @@ from typing import Optional
 
 import typer
 
+app = typer.Typer()
 
-def report_command(
+
+@app.command("report")
+def report(
     run: Path = typer.Argument(..., help="Run folder (runs/NAME) or checkpoint file"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file to write [default: RUN/report.html]"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML file to write", show_default="RUN/report.html"),
 ) -> None:
     """(Re)build a run's self-contained HTML report: config, model, curves, metrics, predictions, Grad-CAM."""
     from cnnlab.report import build_report
