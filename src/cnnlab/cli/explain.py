@@ -39,7 +39,7 @@ def method_option_defaults() -> dict[str, str]:
 def method_list() -> str:
     from cnnlab.explain.methods import methods
 
-    return listing("Methods (--method):", [(m.name, f"{m.help} [{m.kind}]") for m in methods()])
+    return listing("Methods (--method):", [(m.name, f"{m.help} ({m.kind})") for m in methods()])
 
 
 @app.command("explain", cls=help_from("cnnlab.explain:explain", options=method_option_defaults, epilog=method_list))

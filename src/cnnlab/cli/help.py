@@ -68,6 +68,8 @@ def help_from(*apis: str, labels: tuple[str, ...] = (), options: Callable[[], di
     """
 
     class CompletedHelp(TyperCommand):
+        api_functions = apis  # read by the tests: no option states a default of these functions
+
         def format_help(self, ctx, formatter) -> None:
             shown = getattr(self.callback, "real_defaults", {}).copy()  # from `takes_settings`
             shown.update(api_defaults(list(zip(labels, apis)) if labels else [("", a) for a in apis]))

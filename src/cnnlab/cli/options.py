@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import typing
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -36,9 +37,15 @@ def all_settings() -> dict[str, Declared]:
 def option_type(d: Declared) -> type:
     """The click type of a setting's option: bool, int, float, or text for everything else
     (lists, sizes, unions), which the setting's parser reads."""
-    args = [a for a in typing.get_args(d.type) if a is not type(None)] or [d.type]
-    simple = args[0] if len(args) == 1 and args[0] in (bool, int, float, str) else str
-    return simple
+    return simple_type(d.type) or str
+
+
+def simple_type(tp: Any) -> type | None:
+    """bool, int, float or str when `tp` is one of them (or it or None), else None."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0] if len(args) == 1 else None
+    return tp if tp in (bool, int, float, str) else None
 
 
 def shown_default(d: Declared) -> str | None:
@@ -150,8 +157,7 @@ def parse_set(item: str) -> tuple[str, Any]:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         value = text
-    args = set(typing.get_args(declared[flag].type)) or {declared[flag].type}
-    if args <= {str, type(None)} and value is not None and not isinstance(value, str):
+    if simple_type(declared[flag].type) is str and value is not None and not isinstance(value, str):
         value = text  # a text setting keeps "123" or "true" as written
     return flag, value
 

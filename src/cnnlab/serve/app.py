@@ -19,9 +19,14 @@ from cnnlab.errors import CnnlabError
 from cnnlab.serve.limits import BodySizeLimit
 from cnnlab.serve.uploads import UploadError, check_size, decode_upload
 
-# Explain methods that take one uploaded image; the data-set methods (embedding, top-images)
-# and the image-free ones (filters, patterns) belong in the report and `cnnlab explain`.
-IMAGE_METHODS = ("gradcam", "gradcam++", "featuremaps", "occlusion", "saliency")
+
+def image_methods() -> list[str]:
+    """The explain methods that take one uploaded image (the registry's per-image ones); the
+    whole-split methods (embedding, top-images) and the image-free ones (filters, patterns)
+    belong in the report and `cnnlab explain`."""
+    from cnnlab.explain.methods import PER_IMAGE, methods
+
+    return [m.name for m in methods() if m.kind == PER_IMAGE]
 
 
 class ModelService:
@@ -85,7 +90,7 @@ class ModelService:
             "conv_layers": layers,
             "default_layer": layers[-1] if layers else None,
             "explain_available": True,  # the page shows heatmaps when true
-            "explain_methods": list(IMAGE_METHODS),
+            "explain_methods": image_methods(),
             "report_available": self.report_path() is not None,
         }
 
@@ -149,6 +154,7 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5):
         return decode_upload(data, name, service.loaded.preprocessing.channels), name
 
     mount_offline_docs(app)
+    methods = image_methods()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
@@ -177,14 +183,14 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5):
 
     @app.post("/explain", responses={200: {"content": {"image/png": {}}}})
     def explain_image(file: UploadFile = File(..., description="An image file"),
-                      method: str = Form("gradcam", description=", ".join(IMAGE_METHODS)),
+                      method: str = Form("gradcam", description=", ".join(methods)),
                       layer: Optional[str] = Form(None, description="Layer name (see GET /model); "
                                                   "default: the last conv layer"),
                       target: Optional[str] = Form(None, description="Class name or index to explain; "
                                                    "default: the predicted class")) -> Response:
         """A PNG figure explaining the model's answer on the image (Grad-CAM overlay, feature maps, ...)."""
-        if method not in IMAGE_METHODS:
-            raise UploadError(400, f"method: {method!r} (expected one of {', '.join(IMAGE_METHODS)})")
+        if method not in methods:
+            raise UploadError(400, f"method: {method!r} (expected one of {', '.join(methods)})")
         image, _ = read_upload(file)
         png, title = service.explain_png(image, method, layer, _target(target))
         return Response(png, media_type="image/png", headers={"X-Cnnlab-Title": _header_text(title)})
