@@ -108,8 +108,9 @@ def setting(default: Any, help: str, **how: Any) -> Any:
 
 @dataclass(frozen=True)
 class Declared:
-    """One declared setting of a dataclass: its field, type and `Setting`."""
+    """One declared setting of a dataclass: its field, type, default and `Setting`."""
 
+    owner: type
     name: str
     type: Any
     default: Any
@@ -131,7 +132,7 @@ def declared_settings(cls: type) -> tuple[Declared, ...]:
             continue
         default = f.default if f.default is not _MISSING else (
             f.default_factory() if f.default_factory is not _MISSING else _MISSING)
-        out.append(Declared(f.name, hints[f.name], default, f.metadata["setting"]))
+        out.append(Declared(cls, f.name, hints[f.name], default, f.metadata["setting"]))
     return tuple(out)
 
 

@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnnlab.config_io import check_settings, comma_list, parse_size, setting, to_plain
+from cnnlab.config_io import Declared, check_settings, comma_list, declared_settings, parse_size, setting, to_plain
 from cnnlab.errors import ConfigError
 
 # PIL's own decompression-bomb threshold (about 0.25 GiB of RGBA). Larger images are refused
@@ -253,29 +253,23 @@ class TrainConfig:
         write_yaml(self.to_dict(), path)
 
 
-def flat_settings() -> dict[str, tuple[type, str]]:
-    """Every setting by the name `fit(**settings)` and the command line use, with its dataclass
-    and field: TrainConfig's fields, and DataConfig's by their flag (`data`, `split_seed`, ...)."""
-    from cnnlab.config_io import declared_settings
-
-    names: dict[str, tuple[type, str]] = {}
-    for cls in (TrainConfig, DataConfig):
-        for d in declared_settings(cls):
-            names[d.flag] = (cls, d.name)
-    return names
+def all_settings() -> dict[str, Declared]:
+    """Every setting by the name `fit(**settings)` and the command line use: DataConfig's by
+    their flag (`data`, `split_seed`, ...), then TrainConfig's."""
+    return {d.flag: d for cls in (DataConfig, TrainConfig) for d in declared_settings(cls)}
 
 
 def with_settings(base: TrainConfig | dict[str, Any] | None, settings: dict[str, Any]) -> TrainConfig:
     """`base` with `settings` on top, built and checked once.
 
     base: a TrainConfig, a mapping as read from a config file (field names, `data` a mapping or
-    a source name), or None for the defaults. settings: named as in `flat_settings()`; data
+    a source name), or None for the defaults. settings: named as in `all_settings()`; data
     fields may be given at the top level (`data_root=...`, `split_seed=...`) or as
     `data={...}` / `data="mnist"` / a DataConfig.
     """
     from cnnlab.config_io import unknown_key
 
-    names = flat_settings()
+    names = all_settings()
     train: dict[str, Any] = {}
     data: dict[str, Any] = {}
     data_base: DataConfig | dict[str, Any] | None = None
@@ -295,8 +289,7 @@ def with_settings(base: TrainConfig | dict[str, Any] | None, settings: dict[str,
         elif key == "data" and isinstance(value, dict):
             data.update(value)
         elif key in names:
-            cls, name = names[key]
-            (data if cls is DataConfig else train)[name] = value
+            (data if names[key].owner is DataConfig else train)[names[key].name] = value
         else:
             raise unknown_key(key, sorted(names))
     if isinstance(data_base, DataConfig):

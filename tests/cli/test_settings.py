@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 
 import cnnlab
 from cnnlab.cli import app, main
-from cnnlab.cli.options import all_settings, parse_set, shown_default, simple_type
+from cnnlab.cli.options import parse_set, shown_default, simple_type
 from cnnlab.config_io import declared_settings
 from cnnlab.errors import ConfigError
-from cnnlab.settings import DataConfig, TrainConfig
+from cnnlab.settings import DataConfig, TrainConfig, all_settings
 from cnnlab.train.config import load_config, merge_settings
 
 

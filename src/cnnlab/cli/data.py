@@ -10,6 +10,7 @@ import typer
 from cnnlab.cli.console import console
 from cnnlab.cli.help import augment_presets, help_from
 from cnnlab.cli.options import takes_settings
+from cnnlab.settings import all_settings
 
 app = typer.Typer()
 data_app = typer.Typer(name="data", help="Inspect and prepare data sets.", no_args_is_help=True)
@@ -21,8 +22,6 @@ DATA_OPTIONS = dict(rename={"split_seed": "seed"})
 
 def data_fields(settings: dict[str, Any]) -> dict[str, Any]:
     """Data settings by flat name (`data`, `split_seed`) → `DataConfig` field names."""
-    from cnnlab.cli.options import all_settings
-
     declared = all_settings()
     return {declared[k].name: v for k, v in settings.items()}
 

@@ -69,7 +69,7 @@ def print_evaluation(result) -> None:
     console.print(f"files written to [bold]{result.out_dir}[/bold]")
 
 
-@app.command("predict", cls=help_from("cnnlab.evaluate.predict:predict"))
+@app.command("predict", cls=help_from("cnnlab.evaluate:predict"))
 def predict(
     source: str = typer.Argument(..., help="Run folder, checkpoint, or an exported MODEL.onnx"),
     paths: list[Path] = typer.Argument(..., help="Image files or folders (searched recursively)"),
@@ -83,7 +83,7 @@ def predict(
     when at least one file was predicted, 1 when none could be, 2 for bad arguments.
     """
     from cnnlab.errors import ConfigError
-    from cnnlab.evaluate.predict import predict as predict_files
+    from cnnlab.evaluate import predict as predict_files
     from cnnlab.evaluate.predict import rows_to_csv, rows_to_json
 
     if format not in ("table", "csv", "json"):
@@ -108,7 +108,7 @@ def predict(
         raise typer.Exit(1)
 
 
-@app.command("export", cls=help_from("cnnlab.evaluate.export:export"))
+@app.command("export", cls=help_from("cnnlab.evaluate:export"))
 def export(
     run: Path = typer.Argument(..., help="Run folder or checkpoint"),
     format: Optional[str] = typer.Option(None, "--format", "-f", help="onnx or torchscript"),
@@ -119,7 +119,7 @@ def export(
     """Write the model as ONNX or TorchScript plus a JSON of class names and preprocessing.
 
     The export is checked against the PyTorch model on real images at batch sizes 1 and 8."""
-    from cnnlab.evaluate.export import export as export_model
+    from cnnlab.evaluate import export as export_model
 
     if tolerance is None:
         tolerance = api_default(export_model, "tolerance")

@@ -24,14 +24,7 @@ import typer
 
 from cnnlab.config_io import Declared, declared_settings, unknown_key
 from cnnlab.errors import ConfigError
-
-
-def all_settings() -> dict[str, Declared]:
-    """Every declared setting by its flat name (the option's and `fit`'s): DataConfig's (`data`,
-    `split_seed`, ...), then TrainConfig's."""
-    from cnnlab.settings import DataConfig, TrainConfig
-
-    return {d.flag: d for cls in (DataConfig, TrainConfig) for d in declared_settings(cls)}
+from cnnlab.settings import DataConfig, all_settings
 
 
 def option_type(d: Declared) -> type:
@@ -146,8 +139,6 @@ def parse_set(item: str) -> tuple[str, Any]:
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set: {item!r} (expected key=value, e.g. restore_best=false)")
-    from cnnlab.settings import DataConfig
-
     key = key.strip().replace("-", "_")
     declared = all_settings()
     flag = {f"data.{d.name}": d.flag for d in declared_settings(DataConfig)}.get(key, key)
