@@ -173,26 +173,6 @@ def unknown_key(key: str, names: list[str], where: str = "config") -> ConfigErro
 
 # --- parsers shared by the command line and config files -------------------------------------
 
-def parse_size(value: Any, name: str = "image_size") -> tuple[int, int]:
-    """An image size (height, width) from 28, "28", "150x120", "150,120" or [150, 120]."""
-    parts: Any = value
-    if isinstance(value, str):
-        parts = value.lower().replace("×", "x").replace(",", "x").split("x")
-    elif isinstance(value, int) and not isinstance(value, bool):
-        parts = [value]
-    try:
-        size = tuple(int(p) for p in parts)
-        if any(isinstance(p, (bool, float)) for p in parts):
-            raise TypeError
-    except (TypeError, ValueError):
-        size = ()
-    if len(size) == 1:
-        size = size * 2
-    if len(size) != 2 or min(size) < 1:
-        raise ConfigError(f"{name}: {value!r} (expected a positive int or [height, width], e.g. 28 or 150x150)")
-    return size
-
-
 def comma_list(item: type) -> Callable[[Any, str], Any]:
     """A parser of lists written as comma-separated text ("512,256", "cat,dog"); lists pass through
     (with `str` items made text, so class names may be written as numbers)."""

@@ -6,6 +6,7 @@ the input, the value and what was expected) and exits with code 2, without a tra
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 
@@ -36,3 +37,13 @@ class ModelError(CnnlabError):
 
 class CheckpointError(CnnlabError):
     """A checkpoint or run folder is missing, unsafe or does not match."""
+
+
+class SizeError(ConfigError, ModelError):
+    """An image size or input shape is not understood (a bad setting and a bad model input)."""
+
+
+def did_you_mean(name: str, candidates: list[str], n: int = 3) -> str:
+    """' (did you mean: a, b?)' for the closest candidates, or '' when none is close."""
+    close = difflib.get_close_matches(name, candidates, n=n, cutoff=0.5)
+    return f" (did you mean: {', '.join(close)}?)" if close else ""

@@ -16,8 +16,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnnlab.config_io import Declared, check_settings, comma_list, declared_settings, parse_size, setting, to_plain
+from cnnlab.config_io import Declared, check_settings, comma_list, declared_settings, setting, to_plain
 from cnnlab.errors import ConfigError
+from cnnlab.shapes import as_hw
 
 # PIL's own decompression-bomb threshold (about 0.25 GiB of RGBA). Larger images are refused
 # before any pixel is decoded.
@@ -64,7 +65,7 @@ class DataConfig:
                                     shown_default="$CNNLAB_DATA, else ./data")
     download: bool = setting(False, "Download a missing built-in data set (needs the network)", group=DATA)
     image_size: tuple[int, int] | None = setting(
-        None, "Resize images to HxW (or one number for square)", group=DATA, parse=parse_size,
+        None, "Resize images to HxW (or one number for square)", group=DATA, parse=as_hw,
         shown_default="the source's own (folders: the most common size)")
     channels: int | None = setting(None, "Convert images to 1 (grey) or 3 (RGB) channels", group=DATA,
                                    choices=(1, 3), expected="1 or 3", shown_default="the source's own")

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from cnnlab.models.layers import Dropout
+from cnnlab.models.fast_modules import Dropout
 
 
 def test_keeps_1_minus_p_and_scales_by_its_inverse():

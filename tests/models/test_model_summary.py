@@ -87,7 +87,7 @@ def test_summary_errors():
         summary("mnist-tiny", optimizer="lion")
     with pytest.raises(ModelError, match="batch_size"):
         summary("mnist-tiny", batch_size=0)
-    with pytest.raises(ModelError, match="give input_size"):
+    with pytest.raises(ModelError, match="give input_shape"):
         summary(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3)))
     with pytest.raises(ModelError, match="C×H×W"):
         summary("mnist-tiny", "28x28")

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlab.models import build_model
-from cnnlab.models.layers import Sequential
+from cnnlab.models.fast_modules import Sequential
 
 
 def plain_copy(model: nn.Sequential) -> nn.Sequential:

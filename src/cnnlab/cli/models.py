@@ -8,6 +8,7 @@ import typer
 
 from cnnlab.cli.console import console
 from cnnlab.cli.help import help_from
+from cnnlab.shapes import as_chw
 
 app = typer.Typer()
 
@@ -41,7 +42,7 @@ def models(
 def summary(
     model: str = typer.Argument(..., help="A registry name (cnnlab models), spec:<pattern>, "
                                 "torchvision:<name> or timm:<name>."),
-    input_size: Optional[str] = typer.Option(None, "--input", help="C×H×W, e.g. 3x224x224",
+    input_shape: Optional[str] = typer.Option(None, "--input", help="C×H×W, e.g. 3x224x224",
                                              show_default="the model's natural input"),
     num_classes: Optional[int] = typer.Option(None, "--num-classes", help="Output classes.",
                                               show_default="the model's own"),
@@ -54,8 +55,8 @@ def summary(
 
     from cnnlab.models import summary as model_summary
 
-    options = {"input_size": input_size, "num_classes": num_classes, "batch_size": batch_size,
-               "optimizer": optimizer}
+    options = {"input_shape": None if input_shape is None else as_chw(input_shape, "--input"),
+               "num_classes": num_classes, "batch_size": batch_size, "optimizer": optimizer}
     result = model_summary(model, **{k: v for k, v in options.items() if v is not None})
     # The table needs about 120 columns; when piped (no terminal width to respect) print it
     # whole instead of at rich's default 80.

@@ -15,6 +15,7 @@ from PIL import Image
 
 from cnnlab.data.images import MAX_IMAGE_PIXELS, decode_image, pil_to_tensor, read_image
 from cnnlab.errors import ConfigError
+from cnnlab.shapes import as_hw
 
 # Named normalisations (mean, std per channel in [0, 1] units); "dataset" is computed.
 NAMED_NORMALIZATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
@@ -126,7 +127,7 @@ class Preprocessing:
             raise ConfigError(f"normalize: std {self.std} must be positive")
         if self.resize not in RESIZE_MODES:
             raise ConfigError(f"resize: unknown mode {self.resize!r}; choose one of {RESIZE_MODES}")
-        object.__setattr__(self, "input_size", (int(self.input_size[0]), int(self.input_size[1])))
+        object.__setattr__(self, "input_size", as_hw(self.input_size, "preprocessing.input_size"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"input_size": list(self.input_size), "channels": self.channels,

@@ -22,13 +22,9 @@ from cnnlab.models.registry import (
     model_info,
     register,
 )
-from cnnlab.models.sizes import (
-    ReceptiveField,
-    check_input_size,
-    conv_output_size,
-    parse_input_size,
-    receptive_fields,
-)
+from cnnlab.models.output_size import check_input_size, conv_output_size
+from cnnlab.models.receptive_field import ReceptiveField, receptive_fields
+from cnnlab.shapes import as_chw as parse_input_size
 from cnnlab.models.summary import LayerRow, ModelSummary, summary
 
 __all__ = [

@@ -16,9 +16,9 @@ from torch import nn
 
 from cnnlab.errors import ModelError
 from cnnlab.models.external import timm_model, torchvision_model
-from cnnlab.models.layers import Sequential
+from cnnlab.models.fast_modules import Sequential
 from cnnlab.models.registry import register
-from cnnlab.models.sizes import check_input_size
+from cnnlab.models.output_size import check_input_size
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 _POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d}

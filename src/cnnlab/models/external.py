@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnlab.errors import ModelError
-from cnnlab.models.registry import ModelInfo, did_you_mean, register_family
+from cnnlab.errors import ModelError, did_you_mean
+from cnnlab.models.registry import ModelInfo, register_family
 
 
 def replace_first_conv(model: nn.Module, in_channels: int) -> nn.Module:

@@ -16,8 +16,10 @@ import torch
 from torch import nn
 
 from cnnlab.errors import ModelError
-from cnnlab.models.layers import Sequential
-from cnnlab.models.sizes import as_chw, check_input_size, format_shape, receptive_fields
+from cnnlab.models.fast_modules import Sequential
+from cnnlab.models.output_size import check_input_size
+from cnnlab.models.receptive_field import receptive_fields
+from cnnlab.shapes import as_chw, format_shape
 
 # Layers that act on each value (or each channel) alone: the same on a vector and on a map.
 _ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU,
@@ -95,10 +97,10 @@ def _convert_head(head: list[tuple[str, nn.Module]], map_shape: tuple[int, int, 
 
 
 def to_fully_convolutional(model: nn.Module,
-                           input_size: tuple[int, int, int] | str) -> nn.Sequential:
+                           input_shape: tuple[int, int, int] | str) -> nn.Sequential:
     """An equivalent all-convolutional copy of `model` that slides over larger images.
 
-    `input_size` is the (channels, height, width) the model was built for. Supported: an
+    `input_shape` is the (channels, height, width) the model was built for. Supported: an
     nn.Sequential with an nn.Flatten between its conv part and its FC part (the tutorial
     presets, LeNet-5 and pattern-built models) and models shaped like torchvision's VGG and
     AlexNet (features → AdaptiveAvgPool2d → classifier), whose adaptive pool is dropped because
@@ -111,7 +113,7 @@ def to_fully_convolutional(model: nn.Module,
     zero padding the big image gives each window its real neighbours where a crop alone sees
     zeros at its border, so the cells are the intended sliding scores but not bit-equal to crops.
     """
-    shape = as_chw(input_size)
+    shape = as_chw(input_shape)
     if isinstance(model, nn.Sequential):
         features, head = _split_sequential(model)
     elif all(isinstance(getattr(model, a, None), m) for a, m in (

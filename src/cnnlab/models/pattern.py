@@ -42,10 +42,11 @@ from typing import Any
 
 from torch import nn
 
-from cnnlab.errors import ModelError
-from cnnlab.models.layers import Dropout, Sequential
-from cnnlab.models.registry import ModelInfo, as_hw, did_you_mean, register_family
-from cnnlab.models.sizes import conv_output_size, format_shape
+from cnnlab.errors import ModelError, did_you_mean
+from cnnlab.models.fast_modules import Dropout, Sequential
+from cnnlab.models.registry import ModelInfo, register_family
+from cnnlab.models.output_size import conv_output_size
+from cnnlab.shapes import as_hw, format_shape
 
 _LAYER_NAMES = {
     "conv": "conv", "maxpool": "pool", "avgpool": "pool", "pool": "pool", "fc": "fc",

@@ -21,17 +21,17 @@ JSON-safe), and sets `model.binary_output` (True only for a one-logit sigmoid he
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
-from cnnlab.errors import ModelError
+from cnnlab.errors import ModelError, did_you_mean
+from cnnlab.models.architecture import architecture_record, read_architecture
+from cnnlab.shapes import as_hw
 
 Builder = Callable[..., nn.Module]
 
@@ -88,23 +88,6 @@ def _ensure_loaded() -> None:
             importlib.import_module(module)
 
 
-def as_hw(size: tuple[int, int] | list[int] | int, what: str = "input_size") -> tuple[int, int]:
-    """(height, width) from an int or a pair; a clear ModelError for anything else."""
-    if isinstance(size, bool):
-        raise ModelError(f"{what}={size!r}: expected an int or a (height, width) pair such as 28")
-    if isinstance(size, int):
-        pair = (size, size)
-    elif isinstance(size, (tuple, list)) and len(size) == 2 and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in size
-    ):
-        pair = (int(size[0]), int(size[1]))
-    else:
-        raise ModelError(f"{what}={size!r}: expected an int or a (height, width) pair such as 28")
-    if min(pair) < 1:
-        raise ModelError(f"{what}={size!r}: height and width must be at least 1")
-    return pair
-
-
 def register(
     name: str,
     *,
@@ -143,12 +126,6 @@ def register_family(prefix: str, *, description: str, placeholder: str = "<name>
         return resolve
 
     return decorator
-
-
-def did_you_mean(name: str, candidates: list[str], n: int = 3) -> str:
-    """' (did you mean: a, b?)' for the closest candidates, or '' when none is close."""
-    close = difflib.get_close_matches(name, candidates, n=n, cutoff=0.5)
-    return f" (did you mean: {', '.join(close)}?)" if close else ""
 
 
 def _lookup(name: str) -> _Entry:
@@ -257,8 +234,8 @@ def build_model(
             raise ModelError(f"{entry.info.name}: {e}") from e
         raise
     try:
-        model.cnnlab_architecture = architecture_dict(
-            entry.info.name, num_classes, in_channels, input_size, **kwargs)
+        model.cnnlab_architecture = architecture_record(
+            entry.info.name, num_classes, in_channels, input_size, kwargs)
     except ModelError:
         model.cnnlab_architecture = None  # an option (e.g. a layer class) is not storable
     model.binary_output = bool(getattr(model, "binary_output", False))
@@ -267,33 +244,6 @@ def build_model(
 
         load_pretrained_weights(model, entry.info.name, weights)
     return model
-
-
-# --- the plain-dict form that checkpoints store ---------------------------------------------
-
-_ARCHITECTURE_KEYS = ("name", "num_classes", "in_channels", "input_size", "kwargs")
-
-
-def _plain(value: Any, where: str) -> Any:
-    """`value` as JSON/YAML-safe data (tuples become lists) or a ModelError naming `where`."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ModelError(f"{where}={value!r}: not storable (only finite numbers)")
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise ModelError(f"{where}: key {k!r} is not a string, so it is not storable")
-            out[k] = _plain(v, f"{where}.{k}")
-        return out
-    raise ModelError(
-        f"{where}={value!r}: a {type(value).__name__} cannot be stored in a checkpoint's "
-        "architecture dict; use str/int/float/bool/None, lists and dicts")
 
 
 def architecture_dict(
@@ -305,38 +255,19 @@ def architecture_dict(
 ) -> dict[str, Any]:
     """The plain dict (JSON/YAML-safe) that `build_from_architecture` turns back into the model.
 
-    Defaults are resolved, so the dict names every value explicitly:
+    What `build_model` would leave on the model as `model.cnnlab_architecture`, without building
+    it. Defaults are resolved, so the dict names every value explicitly:
     {"name": "mnist-tutorial", "num_classes": 10, "in_channels": 1, "input_size": [28, 28],
-     "kwargs": {}}.
+     "kwargs": {}} (the format: `cnnlab.models.architecture`).
     """
     entry = _lookup(name)
     num_classes, in_channels, input_size = _resolve_arguments(
         entry.info, num_classes, in_channels, input_size)
     _check_options(entry, kwargs)
-    return {
-        "name": name.strip(),
-        "num_classes": num_classes,
-        "in_channels": in_channels,
-        "input_size": list(input_size),
-        "kwargs": _plain(kwargs, "kwargs"),
-    }
+    return architecture_record(name, num_classes, in_channels, input_size, kwargs)
 
 
 def build_from_architecture(architecture: dict[str, Any]) -> nn.Module:
     """Build the model an `architecture_dict` describes (e.g. one read from a checkpoint)."""
-    if not isinstance(architecture, dict):
-        raise ModelError(f"architecture: expected a dict with keys {_ARCHITECTURE_KEYS}, "
-                         f"got {type(architecture).__name__}")
-    unknown = sorted(set(architecture) - set(_ARCHITECTURE_KEYS))
-    missing = [k for k in _ARCHITECTURE_KEYS[:4] if k not in architecture]
-    if unknown or missing:
-        raise ModelError(f"architecture dict: missing keys {missing}, unknown keys {unknown}; "
-                         f"expected {list(_ARCHITECTURE_KEYS)}")
-    kwargs = architecture.get("kwargs") or {}
-    if not isinstance(kwargs, dict):
-        raise ModelError(f"architecture dict: 'kwargs' must be a dict, got {kwargs!r}")
-    input_size = architecture["input_size"]
-    if isinstance(input_size, list):
-        input_size = tuple(input_size)
-    return build_model(architecture["name"], architecture["num_classes"],
-                       architecture["in_channels"], input_size, **kwargs)
+    name, num_classes, in_channels, input_size, kwargs = read_architecture(architecture)
+    return build_model(name, num_classes, in_channels, input_size, **kwargs)

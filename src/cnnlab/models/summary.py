@@ -1,7 +1,8 @@
 """The per-layer table of a model, as in CS231n's VGG-16 walk-through, built on torchinfo.
 
 torchinfo runs the model once and gives each layer's output shape, parameters and
-multiply-adds. This module adds what the tutorial table needs on top: weights and biases apart,
+multiply-adds. That one pass also carries the input check of `check_input_size` (the tracer of
+`cnnlab.models.tracing`), so an input that is too small fails naming the layer, as everywhere. This module adds what the tutorial table needs on top: weights and biases apart,
 the number of activation values each layer stores and their bytes, and the totals that decide
 whether training fits in memory: activations per image (forward, and about twice that for
 forward + backward), and weights + gradients + optimizer state at a given batch size.
@@ -28,7 +29,9 @@ from rich.table import Table
 from torch import nn
 
 from cnnlab.errors import ModelError
-from cnnlab.models.sizes import as_chw, check_input_size, format_shape
+from cnnlab.models.output_size import DryRun, MetaUnsupported, run_checked
+from cnnlab.models.registry import build_model, model_info
+from cnnlab.shapes import as_chw, format_shape
 
 # Extra copies of the trainable weights an optimizer keeps.
 OPTIMIZER_STATE_COPIES = {"adam": 2, "adamw": 2, "sgd": 1, "rmsprop": 1, "none": 0}
@@ -197,13 +200,11 @@ def _own_count(module: nn.Module, attribute: str) -> int:
 
 
 def _build_for_summary(name: str, num_classes: int | None,
-                       input_size: tuple[int, int, int] | str | None) -> tuple[nn.Module, tuple]:
+                       input_shape: tuple[int, int, int] | str | None) -> tuple[nn.Module, tuple]:
     """Build a registry model on the meta device (shapes only: instant, no memory)."""
-    from cnnlab.models.registry import build_model, model_info
-
     info = model_info(name)
-    shape = as_chw(input_size) if input_size is not None else (info.in_channels,
-                                                               *info.input_size)
+    shape = as_chw(input_shape) if input_shape is not None else (info.in_channels,
+                                                                 *info.input_size)
     try:
         with torch.device("meta"):
             model = build_model(name, num_classes, shape[0], shape[1:])
@@ -214,52 +215,67 @@ def _build_for_summary(name: str, num_classes: int | None,
     return model, shape
 
 
-def summary(model: nn.Module | str, input_size: tuple[int, int, int] | str | None = None,
+def _torchinfo_pass(model: nn.Module, shape: tuple[int, int, int]) -> DryRun:
+    """torchinfo's one forward pass, traced and checked (`run.output` is torchinfo's result)."""
+    import torchinfo
+
+    def forward(x: torch.Tensor):
+        try:
+            return torchinfo.summary(model, input_data=x, verbose=0, mode="eval", device=x.device,
+                                     col_names=("output_size", "num_params", "mult_adds"))
+        except RuntimeError as e:
+            # torchinfo wraps the model's own error; unwrap it for the input check's message
+            if e.__cause__ is not None and str(e).startswith("Failed to run torchinfo"):
+                raise e.__cause__
+            raise
+
+    return run_checked(model, shape, forward)
+
+
+def summary(model: nn.Module | str, input_shape: tuple[int, int, int] | str | None = None,
             batch_size: int = 1, optimizer: str = "adam",
             num_classes: int | None = None) -> ModelSummary:
     """Per-layer output shapes, parameters, activations and multiply-adds, with memory totals.
 
     `model` is a module or a registry name (built on the meta device, so even VGG-16 costs
-    nothing; `num_classes` applies then). `input_size` is (channels, height, width) or text
+    nothing; `num_classes` applies then). `input_shape` is (channels, height, width) or text
     '3x224x224'; by default the registry's natural size. `optimizer` is one of adam, adamw,
     sgd (with momentum), rmsprop, none. An input that is too small raises a ModelError naming
-    the layer (see `check_input_size`).
+    the layer (see `check_input_size`). The model runs once, in torchinfo's pass.
     """
-    import torchinfo
-
     if optimizer not in OPTIMIZER_STATE_COPIES:
         raise ModelError(f"optimizer={optimizer!r}: expected one of "
                          f"{', '.join(OPTIMIZER_STATE_COPIES)}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ModelError(f"batch_size={batch_size!r}: expected a positive int")
-    if isinstance(model, str):
+    by_name = isinstance(model, str)
+    if by_name:
         name = model
-        model, shape = _build_for_summary(model, num_classes, input_size)
+        model, shape = _build_for_summary(model, num_classes, input_shape)
     else:
         if num_classes is not None:
             raise ModelError("summary: num_classes applies only to a model given by name")
         arch = getattr(model, "cnnlab_architecture", None)
         name = arch["name"] if isinstance(arch, dict) else type(model).__name__
-        if input_size is None:
+        if input_shape is None:
             if not isinstance(arch, dict):
-                raise ModelError(f"summary of {name}: give input_size=(channels, height, width)")
-            input_size = (arch["in_channels"], *arch["input_size"])
-        shape = as_chw(input_size)
+                raise ModelError(f"summary of {name}: its input shape is unknown (no cnnlab "
+                                 "architecture dict); give input_shape=(channels, height, width)")
+            input_shape = (arch["in_channels"], *arch["input_size"])
+        shape = as_chw(input_shape)
 
-    output_shape = check_input_size(model, shape)  # a clear error before torchinfo's
+    try:
+        run = _torchinfo_pass(model, shape)
+    except MetaUnsupported:
+        if not by_name:
+            raise
+        # the preset does something meta tensors cannot answer: build it for real, run again
+        model = build_model(name, num_classes, shape[0], shape[1:])
+        run = _torchinfo_pass(model, shape)
+    stats, output_shape = run.output, run.output_shape
     tensors = list(model.parameters()) + list(model.buffers())
     floats = [t for t in tensors if t.is_floating_point()]
     dtype = floats[0].dtype if floats else torch.float32
-    device = tensors[0].device if tensors else torch.device("cpu")
-    flags = {m: m.training for m in model.modules()}
-    try:
-        stats = torchinfo.summary(model, input_data=torch.zeros((1, *shape), dtype=dtype,
-                                                                device=device),
-                                  col_names=("output_size", "num_params", "mult_adds"),
-                                  verbose=0, mode="eval", device=device)
-    finally:
-        for module, training in flags.items():
-            module.training = training
 
     bytes_per_value = torch.empty((), dtype=dtype).element_size()
     names = {m: n for n, m in model.named_modules()}

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from cnnlab.errors import ConfigError, ModelError
-from cnnlab.models.layers import Dropout
+from cnnlab.models.fast_modules import Dropout
 from cnnlab.models.registry import ModelInfo, model_info, register_family
 
 _POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)

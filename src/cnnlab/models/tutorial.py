@@ -15,9 +15,9 @@ from collections import OrderedDict
 from torch import nn
 
 from cnnlab.errors import ModelError
-from cnnlab.models.layers import Dropout, Sequential
+from cnnlab.models.fast_modules import Dropout, Sequential
 from cnnlab.models.registry import register
-from cnnlab.models.sizes import check_input_size
+from cnnlab.models.output_size import check_input_size
 
 
 def _flat_features(preset: str, features: list[tuple[str, nn.Module]], in_channels: int,

@@ -41,7 +41,7 @@ def image_uri(path: Path) -> str | None:
 def model_section(loaded) -> dict[str, Any]:
     """Per-layer table and parameter totals; blocks frozen at the end of training count as frozen."""
     from cnnlab.models import summary
-    from cnnlab.models.sizes import format_shape
+    from cnnlab.shapes import format_shape
 
     model = loaded.model
     frozen_blocks = {name for name, state in (loaded.checkpoint or {}).get("frozen", {}).get("blocks", {}).items()
