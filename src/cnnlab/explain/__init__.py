@@ -11,7 +11,7 @@ of the penultimate features of a split, and the images that most excite a channe
 """
 
 from cnnlab.explain.api import METHODS, default_out, explain, list_layers
-from cnnlab.explain.layers import LayerError, LayerInfo, default_layer
+from cnnlab.explain.target_layers import LayerError, LayerInfo, default_layer
 from cnnlab.explain.result import Explanation
 
 __all__ = ["METHODS", "Explanation", "LayerError", "LayerInfo", "default_layer", "default_out", "explain",

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from cnnlab.errors import ConfigError
 from cnnlab.explain.context import ExplainContext
 from cnnlab.explain.inputs import need_image, resolve_source
-from cnnlab.explain.layers import LayerInfo, example_input, find_layer, trace_layers
+from cnnlab.explain.target_layers import LayerInfo, example_input, find_layer, trace_layers
 from cnnlab.explain.methods import PER_IMAGE, REGISTRY, WHOLE_SPLIT, MethodNames, methods
 from cnnlab.explain.result import Explanation
 from cnnlab.train.checkpoint import LoadedModel

@@ -1,5 +1,5 @@
-"""One pass of a model over a data split, keeping what a hook sees: the features for t-SNE and
-the channel scores for top images."""
+"""One pass of a model over a data split, keeping what the tracer's hook sees at one module:
+the features for t-SNE and the channel scores for top images."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from cnnlab.data.loaders import BatchLoader, Split
+from cnnlab.models.tracing import ModuleCall, trace_modules
 
 
 def subsample(split: Split, limit: int | None, seed: int) -> Split:
@@ -29,16 +30,13 @@ def collect(model: nn.Module, module: nn.Module, split: Split, preprocessing,
     """
     out: list[torch.Tensor] = []
 
-    def hook(mod, args, output):
+    def keep_reduced(call: ModuleCall, args: tuple, output) -> None:
         t = args[0] if use_input else output
         out.append(reduce(t.detach()).float().cpu())
 
     device = next(model.parameters()).device
-    handle = module.register_forward_hook(hook)
-    try:
-        with torch.no_grad():
-            for x, _ in BatchLoader(split, preprocessing, batch_size, device=device):
-                model(x)
-    finally:
-        handle.remove()
+    name = next(n for n, m in model.named_modules() if m is module)
+    with torch.no_grad(), trace_modules(model, [name], record=False, on_call=keep_reduced):
+        for x, _ in BatchLoader(split, preprocessing, batch_size, device=device):
+            model(x)
     return torch.cat(out) if out else torch.zeros(0)

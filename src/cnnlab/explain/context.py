@@ -12,7 +12,7 @@ import torch
 from cnnlab.errors import ConfigError
 from cnnlab.explain.inputs import (PreparedImage, class_index, class_scores, predict_one, prediction_dict,
                                    prepare_image, run_data)
-from cnnlab.explain.layers import LayerInfo, default_layer, find_layer
+from cnnlab.explain.target_layers import LayerInfo, default_layer, find_layer
 from cnnlab.train.checkpoint import LoadedModel
 
 

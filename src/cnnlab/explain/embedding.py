@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from cnnlab.explain.layers import LayerError
+from cnnlab.explain.target_layers import LayerError
 from cnnlab.explain.render import new_figure, to_png
 
 

@@ -1,6 +1,7 @@
 """Feature maps: a layer's activations for one image, one tile per channel (the PyTorch MNIST
 tutorial's 4×8 grid of conv1), and the Keras book's view of every conv/pool layer of the net,
-where the maps grow sparser and more abstract with depth. Captured with forward hooks."""
+where the maps grow sparser and more abstract with depth. Captured with the model tracer's
+forward hooks (`cnnlab.models.tracing.capture`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.explain.layers import LayerInfo, capture
 from cnnlab.explain.render import mosaic, new_figure, show_image, to_png
+from cnnlab.explain.target_layers import LayerInfo
+from cnnlab.models.tracing import capture
 
 ACTIVATIONS = {"ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Mish", "Sigmoid", "Tanh"}
 NORMS = {"BatchNorm2d", "GroupNorm", "BatchNormAct2d", "LayerNorm2d", "Identity"}

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from captum.attr import LayerGradCam
 
-from cnnlab.explain.layers import capture
+from cnnlab.models.tracing import capture
 
 
 def upsample(cams: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

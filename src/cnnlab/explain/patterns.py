@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnlab.explain.layers import capture
+from cnnlab.models.tracing import capture
 
 
 def filter_activation(model: nn.Module, layer: str, x: torch.Tensor, filters: torch.Tensor) -> torch.Tensor:

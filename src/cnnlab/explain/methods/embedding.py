@@ -5,7 +5,7 @@ from __future__ import annotations
 from cnnlab.explain import embedding as emb
 from cnnlab.explain.collect import collect, subsample
 from cnnlab.explain.context import ExplainContext
-from cnnlab.explain.layers import get_module
+from cnnlab.explain.target_layers import get_module
 from cnnlab.explain.methods import WHOLE_SPLIT, method
 from cnnlab.explain.result import Explanation
 

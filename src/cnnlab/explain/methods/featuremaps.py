@@ -6,7 +6,7 @@ import numpy as np
 
 from cnnlab.explain import featuremaps as fm
 from cnnlab.explain.context import ExplainContext
-from cnnlab.explain.layers import require_spatial
+from cnnlab.explain.target_layers import require_spatial
 from cnnlab.explain.methods import PER_IMAGE, method
 from cnnlab.explain.result import Explanation
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cnnlab.explain import filters as flt
 from cnnlab.explain.context import ExplainContext
-from cnnlab.explain.layers import LayerError, first_conv, get_module, is_conv
+from cnnlab.explain.target_layers import LayerError, first_conv, get_module, is_conv
 from cnnlab.explain.methods import WHOLE_MODEL, method
 from cnnlab.explain.result import Explanation
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cnnlab.explain.context import ExplainContext
 from cnnlab.explain.gradcam import class_heatmaps
-from cnnlab.explain.layers import require_spatial
+from cnnlab.explain.target_layers import require_spatial
 from cnnlab.explain.methods import PER_IMAGE, method
 from cnnlab.explain.render import heatmap_figure
 from cnnlab.explain.result import Explanation

@@ -8,7 +8,7 @@ import numpy as np
 
 from cnnlab.explain import patterns as pat
 from cnnlab.explain.context import ExplainContext
-from cnnlab.explain.layers import default_layer, require_spatial
+from cnnlab.explain.target_layers import default_layer, require_spatial
 from cnnlab.explain.methods import WHOLE_MODEL, method
 from cnnlab.explain.render import tile_grid_figure
 from cnnlab.explain.result import Explanation

@@ -9,7 +9,7 @@ from cnnlab.errors import ConfigError
 from cnnlab.explain.collect import collect, subsample
 from cnnlab.explain.context import ExplainContext
 from cnnlab.explain.inputs import display_images
-from cnnlab.explain.layers import get_module
+from cnnlab.explain.target_layers import get_module
 from cnnlab.explain.methods import WHOLE_SPLIT, method
 from cnnlab.explain.render import scale01, tile_grid_figure
 from cnnlab.explain.result import Explanation

@@ -1,20 +1,21 @@
-"""Layers by module name: which exist, what they output, and their activations for a batch.
+"""The layer an explanation targets: which layers exist, which one to choose, and its checks.
 
 Every explanation addresses a layer by its module name (`conv1`, `layer4.1.conv2`,
 `blocks.6.0.conv_pw`), as `model.named_modules()` spells it. The layer list is read from one
-dry forward pass with hooks, so it is in forward order and carries each layer's output shape.
+forward pass traced by `cnnlab.models.tracing`, so it is in forward order and carries each
+layer's output shape; by default Grad-CAM targets the last convolution with a spatial map.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from cnnlab.errors import CnnlabError
+from cnnlab.models.tracing import trace_modules
 
 
 class LayerError(CnnlabError):
@@ -44,34 +45,19 @@ def trace_layers(model: nn.Module, example: torch.Tensor) -> list[LayerInfo]:
     """Every named module that runs on `example` and returns a tensor, in the order it starts.
 
     Containers are listed too (a ResNet's `layer4` is the classic Grad-CAM layer); a module
-    called twice is listed once, with its first output.
+    called twice is listed once, with its first tensor output.
     """
-    names = {m: n for n, m in model.named_modules() if n}
-    order: list[str] = []
+    names = [n for n, _ in model.named_modules() if n]
+    with torch.no_grad(), trace_modules(model, names) as trace:
+        model(example)
+    calls = sorted(trace.calls, key=lambda c: c.order)
     shapes: dict[str, tuple[int, ...]] = {}
-    handles = []
-
-    def pre_hook(module, args):
-        name = names[module]
-        if name not in order:
-            order.append(name)
-
-    def hook(module, args, output):
-        name = names[module]
-        if name not in shapes and isinstance(output, torch.Tensor):
-            shapes[name] = tuple(output.shape[1:])
-
-    for module in names:
-        handles.append(module.register_forward_pre_hook(pre_hook))
-        handles.append(module.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            model(example)
-    finally:
-        for h in handles:
-            h.remove()
-    kinds = {n: type(m).__name__ for m, n in names.items()}
-    return [LayerInfo(n, kinds[n], shapes[n]) for n in order if n in shapes]
+    for call in calls:
+        if call.returns_tensor:
+            shapes.setdefault(call.name, call.output_shape)
+    started = dict.fromkeys(call.name for call in calls)  # first start order, once per name
+    kinds = {call.name: call.kind for call in calls}
+    return [LayerInfo(n, kinds[n], shapes[n]) for n in started if n in shapes]
 
 
 def example_input(loaded, batch: int = 1) -> torch.Tensor:
@@ -136,27 +122,3 @@ def find_layer(layers: Sequence[LayerInfo], name: str) -> LayerInfo:
             return layer
     valid = ", ".join(layer.name for layer in layers)
     raise LayerError(f"layer {name!r}: no such layer in this model; valid names: {valid}")
-
-
-@contextmanager
-def capture(model: nn.Module, names: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
-    """Forward hooks that keep the output of each named module of the next forward passes.
-
-    The captured tensors stay in the graph, so gradients can be taken with respect to them.
-    The layer passes a copy on: an in-place ReLU after it (torchvision's ResNets, timm) would
-    otherwise overwrite the captured maps and break the gradient with respect to them.
-    """
-    modules = dict(model.named_modules())
-    captured: dict[str, torch.Tensor] = {}
-    handles = []
-    for name in names:
-        def hook(module, args, output, name=name):
-            if isinstance(output, torch.Tensor):
-                captured[name] = output
-                return output.clone()
-        handles.append(modules[name].register_forward_hook(hook))
-    try:
-        yield captured
-    finally:
-        for h in handles:
-            h.remove()
