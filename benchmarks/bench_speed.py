@@ -169,11 +169,11 @@ def gemm_flops(n: int = 2048, repeats: int = 5) -> float:
     return best
 
 
-def training_flops_per_image(model: torch.nn.Module, input_size: tuple[int, int, int], batch: int = 64) -> float:
+def training_flops_per_image(model: torch.nn.Module, input_shape: tuple[int, int, int], batch: int = 64) -> float:
     """Forward + backward FLOPs of one training step, per image (torch's FlopCounterMode)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    x = torch.randn(batch, *input_size)
+    x = torch.randn(batch, *input_shape)
     y = torch.randint(0, 10, (batch,))
     model.train()
     with FlopCounterMode(display=False) as counter:
@@ -184,12 +184,12 @@ def training_flops_per_image(model: torch.nn.Module, input_size: tuple[int, int,
 
 # --- inference ----------------------------------------------------------------------------------
 
-def inference_row(name: str, model: torch.nn.Module, input_size: tuple[int, int, int], batch: int,
+def inference_row(name: str, model: torch.nn.Module, input_shape: tuple[int, int, int], batch: int,
                   batches: int = 20, singles: int = 100) -> list[dict]:
     import onnxruntime as ort
 
     model.eval()
-    x = torch.randn(batch, *input_size)
+    x = torch.randn(batch, *input_shape)
     one = x[:1]
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "m.onnx"

@@ -9,8 +9,9 @@ import torch
 from cnnlab.errors import ModelError
 from cnnlab.inference import predict_proba, top_k
 from cnnlab.models import build_model
-from cnnlab.models.pretrained import (efficientnet_lite0_file, efficientnet_pytorch_to_timm, imagenet_class_names,
-                                      load_pretrained)
+from cnnlab.models.pretrained import load_pretrained
+from cnnlab.models.pretrained_weights import (efficientnet_lite0_file, efficientnet_pytorch_to_timm,
+                                              imagenet_class_names)
 
 
 @pytest.fixture(scope="module")

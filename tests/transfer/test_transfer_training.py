@@ -10,7 +10,7 @@ import torch
 
 import cnnlab.train.transfer_setup as transfer_setup
 from cnnlab.errors import ConfigError
-from cnnlab.models.pretrained import efficientnet_lite0_state_dict
+from cnnlab.models.pretrained_weights import efficientnet_lite0_state_dict
 from cnnlab.train import fit, load_model
 
 QUICK = dict(data="digits", image_size=32, limit=200, batch_size=32, quiet=True)

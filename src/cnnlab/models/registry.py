@@ -31,6 +31,7 @@ from torch import nn
 
 from cnnlab.errors import ModelError, did_you_mean
 from cnnlab.models.architecture import architecture_record, read_architecture
+from cnnlab.models.pretrained_weights import load_pretrained_weights
 from cnnlab.shapes import as_hw
 
 Builder = Callable[..., nn.Module]
@@ -240,9 +241,7 @@ def build_model(
         model.cnnlab_architecture = None  # an option (e.g. a layer class) is not storable
     model.binary_output = bool(getattr(model, "binary_output", False))
     if weights is not None:
-        from cnnlab.models.pretrained import load_pretrained_weights
-
-        load_pretrained_weights(model, entry.info.name, weights)
+        load_pretrained_weights(model, entry.info, weights)
     return model
 
 
