@@ -33,7 +33,8 @@ def tutorial_pipeline(root: str, n_images: int, num_workers: int) -> float:
 
 def cnnlab_pipeline(root: str, n_images: int) -> float:
     """cnnlab's way: uint8 tensor in memory, one affine warp per batch (affine_grid/grid_sample)."""
-    from cnnlab.data import load_data, resolve_augment
+    from cnnlab.data import load_data
+    from cnnlab.data.augment import resolve_augment
 
     data = load_data("mnist", data_root=root, normalize="half", limit=n_images)
     loader = data.loader("train", 64, augment=resolve_augment("mnist-tutorial"))

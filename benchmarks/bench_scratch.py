@@ -32,7 +32,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 if (SRC / "cnnlab").is_dir():
     sys.path.insert(0, str(SRC))
 
-from cnnlab.scratch import Conv2d, naive_conv2d, naive_conv2d_backward
+from cnnlab.scratch.layers import Conv2d
+from cnnlab.scratch.naive import naive_conv2d, naive_conv2d_backward
 
 
 @dataclass

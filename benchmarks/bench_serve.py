@@ -38,7 +38,7 @@ def bench(run: Path, args: argparse.Namespace) -> int:
     import torch
 
     from cnnlab.inference import predict_proba
-    from cnnlab.serve import running_server
+    from cnnlab.serve.server import running_server
     from cnnlab.serve.loadtest import digit_pngs, load_test
     from cnnlab.train import load_model
 

@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     from cnnlab.data.sources import resolve_data_root
     from cnnlab.models import build_model
-    from cnnlab.train import load_config
+    from cnnlab.train.config import load_config
 
     global DEVICE, PRECISION, LIMIT
     DEVICE, PRECISION, LIMIT = torch.device(args.device), args.precision, args.limit
@@ -392,7 +392,8 @@ def main(argv: list[str] | None = None) -> dict:
 def _train_indices(root: str) -> list[int]:
     """Indices (into MNIST's 60,000 training images) of cnnlab's training split, so the tutorial
     loop trains on the same 54,000 images as cnnlab."""
-    from cnnlab.data import DataConfig, stratified_split
+    from cnnlab.data.bundle import stratified_split
+    from cnnlab.settings import DataConfig
     from cnnlab.data.sources import load_mnist, resolve_data_root
 
     cfg = DataConfig(source="mnist", data_root=root)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import cnnlab.data.augment_presets as preset_package
 import cnnlab.explain.methods as method_package
 from cnnlab.cli import app
-from cnnlab.data import Preprocessing
+from cnnlab.data.transforms import Preprocessing
 from cnnlab.train.checkpoint import LoadedModel
 
 TOY_METHOD = '''
@@ -84,9 +84,10 @@ def help_of(*args: str) -> str:
 
 
 def test_a_toy_method_and_preset_appear_everywhere(toys):
-    from cnnlab.data import resolve_augment
+    from cnnlab.data.augment import resolve_augment
     from cnnlab.data.augment import AUGMENT_PRESETS
-    from cnnlab.explain import METHODS, explain
+    from cnnlab.explain import explain
+    from cnnlab.explain.api import METHODS
     from cnnlab.serve import create_app
     from cnnlab.settings import TrainConfig
 
@@ -120,7 +121,7 @@ def test_a_toy_method_and_preset_appear_everywhere(toys):
 
 def test_without_the_toys_nothing_is_left_behind():
     from cnnlab.data.augment import AUGMENT_PRESETS
-    from cnnlab.explain import METHODS
+    from cnnlab.explain.api import METHODS
 
     assert "toy" not in METHODS and "toy-flip" not in AUGMENT_PRESETS
     assert list(METHODS) == ["featuremaps", "gradcam", "gradcam++", "occlusion", "saliency", "filters", "patterns",
@@ -129,7 +130,7 @@ def test_without_the_toys_nothing_is_left_behind():
 
 
 def test_unknown_names_list_the_registered_ones():
-    from cnnlab.data import resolve_augment
+    from cnnlab.data.augment import resolve_augment
     from cnnlab.errors import ConfigError
     from cnnlab.explain import explain
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 from image_files import make_class_folder, write_bad_images
 
-from cnnlab.data import load_data, scan_folder
+from cnnlab.data import load_data
+from cnnlab.data.folders import scan_folder
 from cnnlab.errors import DataError
 
 

@@ -1,7 +1,10 @@
 import pytest
 import torch
 
-from cnnlab.data import DataConfig, load_data, resolve_augment, stratified_split
+from cnnlab.data import load_data
+from cnnlab.data.augment import resolve_augment
+from cnnlab.data.bundle import stratified_split
+from cnnlab.settings import DataConfig
 from cnnlab.errors import ConfigError, DataError
 
 

@@ -5,7 +5,8 @@ from image_files import blob_image, make_class_folder, save_image
 from PIL import Image
 
 from cnnlab.cli import main
-from cnnlab.data import load_data, resolve_augment
+from cnnlab.data import load_data
+from cnnlab.data.augment import resolve_augment
 from cnnlab.data.preview import preview_augmented, preview_batch
 from cnnlab.data.split import split_folder
 from cnnlab.data.stats import data_stats

@@ -10,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cnnlab.cli import app
-from cnnlab.data import Preprocessing
+from cnnlab.data.transforms import Preprocessing
 from cnnlab.errors import CheckpointError, ConfigError
-from cnnlab.evaluate import combine_probabilities, evaluate
+from cnnlab.evaluate import evaluate
+from cnnlab.evaluate.ensemble import combine_probabilities
 from cnnlab.train import load_model
 
 

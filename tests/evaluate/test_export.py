@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cnnlab.cli import app
 from cnnlab.data import load_data
 from cnnlab.evaluate import export, predict
-from cnnlab.evaluate.export import ExportError
+from cnnlab.evaluate.model_export import ExportError
 from cnnlab.inference import prepare_batch
 from cnnlab.train import load_model
 

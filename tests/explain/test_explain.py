@@ -11,9 +11,13 @@ from PIL import Image
 from torch import nn
 
 from cnnlab.cli import main
-from cnnlab.data import Preprocessing, load_data
+from cnnlab.data import load_data
+from cnnlab.data.transforms import Preprocessing
 from cnnlab.errors import CnnlabError
-from cnnlab.explain import METHODS, Explanation, LayerError, default_layer, explain, list_layers
+from cnnlab.explain import explain, list_layers
+from cnnlab.explain.api import METHODS
+from cnnlab.explain.result import Explanation
+from cnnlab.explain.target_layers import LayerError, default_layer
 from cnnlab.train import fit, load_model
 from cnnlab.train.checkpoint import LoadedModel
 

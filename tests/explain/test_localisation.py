@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from cnnlab.data import Preprocessing, load_data
+from cnnlab.data import load_data
+from cnnlab.data.transforms import Preprocessing
 from cnnlab.explain import explain
 from cnnlab.explain.gradcam import class_heatmaps
 from cnnlab.explain.inputs import class_scores

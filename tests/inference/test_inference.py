@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnlab.data import Preprocessing
+from cnnlab.data.transforms import Preprocessing
 from cnnlab.data.images import ImageLoadError
 from cnnlab.inference import predict_proba, top_k
 from cnnlab.train.checkpoint import LoadedModel

@@ -7,7 +7,9 @@ import torch
 from torch import nn
 
 from cnnlab.errors import ModelError
-from cnnlab.models import build_from_spec, build_model, to_fully_convolutional
+from cnnlab.models import build_model
+from cnnlab.models.fully_convolutional import to_fully_convolutional
+from cnnlab.models.pattern import build_from_spec
 
 
 def _randomise_batch_norm(model: nn.Module) -> None:

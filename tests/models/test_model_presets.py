@@ -128,7 +128,7 @@ def test_first_conv_replaced_for_other_channel_counts():
 
 
 def test_replaced_first_conv_keeps_pretrained_style_weights_summed():
-    from cnnlab.models import replace_first_conv
+    from cnnlab.models.external import replace_first_conv
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     rgb = model[0].weight.detach().clone()

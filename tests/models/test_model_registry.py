@@ -9,15 +9,8 @@ import torch
 from torch import nn
 
 from cnnlab.errors import CnnlabError, ModelError
-from cnnlab.models import (
-    architecture_dict,
-    build_from_architecture,
-    build_model,
-    list_models,
-    model_families,
-    model_info,
-    register,
-)
+from cnnlab.models import build_model, list_models, model_info
+from cnnlab.models.registry import architecture_dict, build_from_architecture, model_families, register
 from cnnlab.models import registry
 
 PRESETS = ["mnist-tutorial", "mnist-tiny", "keras-mnist", "keras-catsdogs", "lenet5", "alexnet",

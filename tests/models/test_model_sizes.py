@@ -9,13 +9,10 @@ import torch
 from torch import nn
 
 from cnnlab.errors import ModelError
-from cnnlab.models import (
-    build_model,
-    check_input_size,
-    conv_output_size,
-    parse_input_size,
-    receptive_fields,
-)
+from cnnlab.models import build_model
+from cnnlab.models.output_size import check_input_size, conv_output_size
+from cnnlab.models.receptive_field import receptive_fields
+from cnnlab.shapes import as_chw as parse_input_size
 
 
 @pytest.mark.parametrize(("args", "kwargs", "expected"), [

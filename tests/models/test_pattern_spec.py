@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from cnnlab.errors import ModelError
-from cnnlab.models import SpecError, build_from_spec, build_model, parse_spec
+from cnnlab.models import build_model
+from cnnlab.models.pattern import SpecError, build_from_spec, parse_spec
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pattern-spec.md"
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.train import fit, load_config
+from cnnlab.train import fit
+from cnnlab.train.config import load_config
 
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
 # Transfer recipes run ImageNet-sized backbones (VGG16, ResNet-18, EfficientNet) at 150–224 px:

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from scipy import signal
 
-from cnnlab.scratch import Conv2d, naive_conv2d
+from cnnlab.scratch.layers import Conv2d
+from cnnlab.scratch.naive import naive_conv2d
 
 
 def engine_conv(x: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from cnnlab.errors import CnnlabError, ModelError
-from cnnlab.scratch import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
-                            Sequential, SoftmaxCrossEntropy)
+from cnnlab.scratch.layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential
+from cnnlab.scratch.loss import SoftmaxCrossEntropy
 
 
 def test_strict_conv_names_layer_and_formula():

@@ -7,8 +7,8 @@ For a layer f and a fixed random upstream gradient G, the scalar L = <f(x), G> h
 import numpy as np
 import pytest
 
-from cnnlab.scratch import (AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
-                            Sequential, SoftmaxCrossEntropy)
+from cnnlab.scratch.layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential
+from cnnlab.scratch.loss import SoftmaxCrossEntropy
 
 H = 1e-6
 

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnlab.errors import ModelError
-from cnnlab.scratch import col2im, conv_output_size, im2col
+from cnnlab.scratch import col2im, im2col
+from cnnlab.scratch.shapes import conv_output_size
 
 
 def test_alexnet_conv1_is_one_matrix_multiply():

@@ -6,7 +6,8 @@ from typer.testing import CliRunner
 
 from cnnlab import cli
 from cnnlab.errors import ConfigError
-from cnnlab.scratch import load_digits_split, train_digits
+from cnnlab.scratch import train_digits
+from cnnlab.scratch.train import load_digits_split
 
 
 def test_train_digits_reaches_95_percent():

@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlab.scratch import (SGD, AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
-                            Sequential, SoftmaxCrossEntropy, naive_conv2d,
-                            naive_conv2d_backward)
+from cnnlab.scratch.layers import AvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential
+from cnnlab.scratch.loss import SoftmaxCrossEntropy
+from cnnlab.scratch.naive import naive_conv2d, naive_conv2d_backward
+from cnnlab.scratch.optim import SGD
 
 SETTINGS = settings(max_examples=40, deadline=None)
 

@@ -32,7 +32,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def app_url(trained_run):
-    from cnnlab.serve import running_server
+    from cnnlab.serve.server import running_server
 
     with running_server(trained_run) as url:
         yield url

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnnlab.serve import running_server
+from cnnlab.serve.server import running_server
 from cnnlab.serve.loadtest import load_test
 
 

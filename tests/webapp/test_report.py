@@ -9,7 +9,8 @@ import shutil
 import pytest
 
 from cnnlab.cli import main
-from cnnlab.report import build_report, write_run_report
+from cnnlab.report import build_report
+from cnnlab.report.build import write_run_report
 from cnnlab.report.sections import model_section
 
 

@@ -49,7 +49,8 @@ def preview(
     *, settings: dict,
 ) -> None:
     """Write a PNG grid of a batch with labels (or one image beside its augmentations)."""
-    from cnnlab.data import load_data, resolve_augment, warn_if_flip_mislabels
+    from cnnlab.data import load_data
+    from cnnlab.data.augment import resolve_augment, warn_if_flip_mislabels
     from cnnlab.data.preview import preview_augmented, preview_batch
 
     bundle = load_data(**data_fields(settings))

@@ -84,7 +84,7 @@ def predict(
     """
     from cnnlab.errors import ConfigError
     from cnnlab.evaluate import predict as predict_files
-    from cnnlab.evaluate.predict import rows_to_csv, rows_to_json
+    from cnnlab.evaluate.prediction import rows_to_csv, rows_to_json
 
     if format not in ("table", "csv", "json"):
         raise ConfigError(f"--format: {format!r} (expected table, csv or json)")

@@ -66,7 +66,7 @@ def explain(
     """Explain a trained model: feature maps, filters, patterns, Grad-CAM, occlusion, saliency, t-SNE."""
     from rich.table import Table
 
-    from cnnlab.explain import default_out
+    from cnnlab.explain.api import default_out
     from cnnlab.explain import explain as explain_model
     from cnnlab.explain import list_layers as layers_of
 

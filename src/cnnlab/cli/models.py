@@ -20,7 +20,8 @@ def models(
     """List the model presets with their natural input and description."""
     from rich.table import Table
 
-    from cnnlab.models import list_models, model_families, model_info
+    from cnnlab.models import list_models, model_info
+    from cnnlab.models.registry import model_families
 
     names = list_models(filter)
     table = Table(title="cnnlab models", title_justify="left", header_style="bold")

@@ -65,7 +65,7 @@ def lr_find(
     *, settings: dict,
 ) -> None:
     """Sweep the learning rate over a few batches, plot loss against it, and suggest one (fastai)."""
-    from cnnlab.train import load_config
+    from cnnlab.train.config import load_config
     from cnnlab.train import lr_find as find
 
     sweep = {k: v for k, v in {"start_lr": start_lr, "end_lr": end_lr, "steps": steps, "out": out}.items()

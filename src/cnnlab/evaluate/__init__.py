@@ -6,38 +6,33 @@
     rows = predict("runs/exp", ["photos/"], top_k=3)    # a folder of files → top-k classes
     export("runs/exp", format="onnx")                   # model.onnx + model.onnx.json, parity-checked
 
-Names are imported lazily (PEP 562) so that `cnnlab --help` and the CLI module stay light: torch,
-torchmetrics and matplotlib load only when a function is used.
+The rest is importable from its module: `evaluation` (EvaluationResult), `metrics`,
+`ensemble`, `prediction` (PredictionRow), `model_export` (ExportResult), `onnx_model`.
+Names are imported lazily (PEP 562) so that `cnnlab --help` stays light: torch, torchmetrics
+and matplotlib load only when a function is used. Calling the package runs `evaluate`
+(`cnnlab.callable_package`).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-_EXPORTS = {
-    "evaluate": "cnnlab.evaluate.evaluation",
-    "EvaluationResult": "cnnlab.evaluate.evaluation",
-    "classification_metrics": "cnnlab.evaluate.metrics",
-    "most_confused": "cnnlab.evaluate.metrics",
-    "combine_probabilities": "cnnlab.evaluate.ensemble",
-    "check_compatible": "cnnlab.evaluate.ensemble",
-    "predict": "cnnlab.evaluate.predict",
-    "PredictionRow": "cnnlab.evaluate.predict",
-    "expand_paths": "cnnlab.evaluate.predict",
-    "load_predictor": "cnnlab.evaluate.predict",
-    "export": "cnnlab.evaluate.export",
-    "ExportResult": "cnnlab.evaluate.export",
-    "OnnxModel": "cnnlab.evaluate.onnx_model",
-    "load_onnx": "cnnlab.evaluate.onnx_model",
-}
+from cnnlab.callable_package import make_callable
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["evaluate", "export", "predict"]
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
+    if name == "evaluate":
+        from cnnlab.evaluate.evaluation import evaluate as value
+    elif name == "predict":
+        from cnnlab.evaluate.prediction import predict as value
+    elif name == "export":
+        from cnnlab.evaluate.model_export import export as value
+    else:
         raise AttributeError(f"module 'cnnlab.evaluate' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value
     return value
+
+
+make_callable(__name__)

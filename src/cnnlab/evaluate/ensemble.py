@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from cnnlab.errors import CheckpointError, ConfigError
-from cnnlab.train import LoadedModel
+from cnnlab.train.checkpoint import LoadedModel
 
 VOTES = ("soft", "majority")
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from cnnlab.atomic import atomic_write_bytes, atomic_write_text
-from cnnlab.data import Split
+from cnnlab.data.loaders import Split
 from cnnlab.data.transforms import Preprocessing
 from cnnlab.errors import ConfigError
 from cnnlab.evaluate.ensemble import check_compatible, combine_probabilities
@@ -32,7 +32,7 @@ from cnnlab.evaluate.plots import confusion_matrix_png, gallery_png
 from cnnlab.evaluate.sources import (ModelSource, as_loaded, as_source_list, label_mapping, load_eval_data,
                                      run_folder, run_name)
 from cnnlab.inference import predict_batch, prepare_batch
-from cnnlab.train import LoadedModel
+from cnnlab.train.checkpoint import LoadedModel
 
 
 @dataclass

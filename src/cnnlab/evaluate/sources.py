@@ -10,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from cnnlab.data import DataBundle, load_data
+from cnnlab.data import load_data
+from cnnlab.data.bundle import DataBundle
 from cnnlab.errors import CheckpointError, DataError
-from cnnlab.train import LoadedModel, load_model
+from cnnlab.train import load_model
+from cnnlab.train.checkpoint import LoadedModel
 from cnnlab.train.checkpoint import check_output_width, run_data_config
 
 ModelSource = str | Path | LoadedModel

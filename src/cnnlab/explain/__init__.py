@@ -8,11 +8,30 @@ of the penultimate features of a split, and the images that most excite a channe
     for layer in list_layers("runs/exp"):
         print(layer.name, layer.kind, layer.output_shape)
     e = explain("runs/exp", "digit.png", method="gradcam", out="gradcam.png")
+
+The rest is importable from its module (`api`: METHODS, default_out; `methods`: the registry
+of methods, one module each; `target_layers`: LayerInfo, LayerError, default_layer; `result`:
+Explanation). Names are imported lazily (PEP 562): torch and captum load when a function is
+used. Calling the package runs `explain` (`cnnlab.callable_package`).
 """
 
-from cnnlab.explain.api import METHODS, default_out, explain, list_layers
-from cnnlab.explain.target_layers import LayerError, LayerInfo, default_layer
-from cnnlab.explain.result import Explanation
+from __future__ import annotations
 
-__all__ = ["METHODS", "Explanation", "LayerError", "LayerInfo", "default_layer", "default_out", "explain",
-           "list_layers"]
+from typing import Any
+
+from cnnlab.callable_package import make_callable
+
+__all__ = ["explain", "list_layers"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from cnnlab.explain import api
+
+        value = getattr(api, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cnnlab.explain' has no attribute {name!r}")
+
+
+make_callable(__name__)

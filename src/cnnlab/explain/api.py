@@ -15,9 +15,9 @@ from typing import Any, Sequence
 from cnnlab.errors import ConfigError
 from cnnlab.explain.context import ExplainContext
 from cnnlab.explain.inputs import need_image, resolve_source
-from cnnlab.explain.target_layers import LayerInfo, example_input, find_layer, trace_layers
 from cnnlab.explain.methods import PER_IMAGE, REGISTRY, WHOLE_SPLIT, MethodNames, methods
 from cnnlab.explain.result import Explanation
+from cnnlab.explain.target_layers import LayerInfo, example_input, find_layer, trace_layers
 from cnnlab.train.checkpoint import LoadedModel
 
 # The registered methods' names (per-image first); a live view of the registry.
@@ -75,7 +75,7 @@ def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     """Methods' options and data settings apart; a name that is neither is refused, not ignored."""
     from dataclasses import fields
 
-    from cnnlab.data import DataConfig
+    from cnnlab.settings import DataConfig
 
     method_keys = {k for m in methods() for k in m.options}
     data_keys = {f.name for f in fields(DataConfig)} | {"data"}

@@ -1,53 +1,30 @@
 """Models: the registry of presets, the pattern builder, per-layer summaries and size arithmetic.
 
-    from cnnlab.models import build_model, summary, check_input_size
+    from cnnlab.models import build_model, list_models, model_info, summary, load_pretrained
     model = build_model("mnist-tutorial")                # 220,234 parameters, 1x28x28 → 10
     model = build_model("spec:conv32k3 relu maxpool2 fc10")
     print(summary("vgg16", "3x224x224"))                 # CS231n's VGG-16 table
+    imagenet = load_pretrained("efficientnet_lite0")     # ImageNet weights that ship offline
 
-A checkpoint stores `model.cnnlab_architecture` (see `architecture_dict`) and rebuilds the
-model with `build_from_architecture`.
+The rest is importable from its module:
+    registry             register, register_family, ModelInfo, model_families,
+                         architecture_dict, build_from_architecture (the one door)
+    architecture         the architecture dict a checkpoint stores (`model.cnnlab_architecture`)
+    tutorial, classic    the presets; pattern: the INPUT→[[CONV→RELU]*N→POOL?]*M→[FC→RELU]*K→FC
+                         builder (parse_spec, build_from_spec); external: torchvision:/timm: names
+    transfer             backbones with new heads, freezing and unfreezing
+    pretrained_weights   where ImageNet weights come from and how they load
+    output_size          conv_output_size ((W−F+2P)/S+1), check_input_size, dry_run
+    receptive_field      receptive_fields
+    summary              ModelSummary, LayerRow: the per-layer table and its memory totals
+    tracing              the forward-hook tracer behind the summary, the checks and explain
+    fully_convolutional  to_fully_convolutional: FC layers as convolutions
+    fast_modules         Dropout and Sequential, faster drop-ins for torch's
+Sizes: an input size is (height, width), an input shape (channels, height, width) (`cnnlab.shapes`).
 """
 
-from cnnlab.models.external import replace_first_conv
-from cnnlab.models.fully_convolutional import to_fully_convolutional
-from cnnlab.models.pattern import PatternSpec, SpecError, build_from_spec, parse_spec
-from cnnlab.models.registry import (
-    ModelInfo,
-    architecture_dict,
-    build_from_architecture,
-    build_model,
-    list_models,
-    model_families,
-    model_info,
-    register,
-)
-from cnnlab.models.output_size import check_input_size, conv_output_size
-from cnnlab.models.receptive_field import ReceptiveField, receptive_fields
-from cnnlab.shapes import as_chw as parse_input_size
-from cnnlab.models.summary import LayerRow, ModelSummary, summary
+from cnnlab.models.pretrained import load_pretrained
+from cnnlab.models.registry import build_model, list_models, model_info
+from cnnlab.models.summary import summary
 
-__all__ = [
-    "LayerRow",
-    "ModelInfo",
-    "ModelSummary",
-    "PatternSpec",
-    "ReceptiveField",
-    "SpecError",
-    "architecture_dict",
-    "build_from_architecture",
-    "build_from_spec",
-    "build_model",
-    "check_input_size",
-    "conv_output_size",
-    "list_models",
-    "model_families",
-    "model_info",
-    "parse_input_size",
-    "parse_spec",
-    "receptive_fields",
-    "register",
-    "replace_first_conv",
-    "summary",
-    "to_fully_convolutional",
-]
+__all__ = ["build_model", "list_models", "load_pretrained", "model_info", "summary"]

@@ -7,13 +7,13 @@ confusion matrix, predictions, top losses, Grad-CAM and feature maps.
 
 from __future__ import annotations
 
-__all__ = ["build_report", "write_run_report"]
+__all__ = ["build_report"]
 
 
 def __getattr__(name: str):
     # Imported on first use: `cnnlab --help` registers `cnnlab report` without loading torch.
-    if name in __all__:
-        from cnnlab.report import build
+    if name == "build_report":
+        from cnnlab.report.build import build_report
 
-        return getattr(build, name)
+        return build_report
     raise AttributeError(f"module 'cnnlab.report' has no attribute {name!r}")

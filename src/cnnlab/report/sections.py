@@ -131,7 +131,8 @@ def predictions_section(loaded, images: np.ndarray, labels: list[int]) -> dict[s
 
 def explain_section(loaded, images: np.ndarray, n_gradcam: int = 4) -> dict[str, Any]:
     """Grad-CAM overlays for a few test images and the feature maps of each conv layer for the first."""
-    from cnnlab.explain import default_layer, explain
+    from cnnlab.explain import explain
+    from cnnlab.explain.target_layers import default_layer
 
     arrays = [_hwc(im) for im in images]
     gradcam = []

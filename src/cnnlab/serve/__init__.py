@@ -2,11 +2,13 @@
 
     from cnnlab.serve import create_app
     app = create_app("runs/exp")            # FastAPI app; `cnnlab serve runs/exp` runs it with uvicorn
+
+`serve(run)` runs it with uvicorn; `cnnlab.serve.server.running_server` starts one for tests.
 """
 
 from __future__ import annotations
 
-__all__ = ["create_app", "running_server", "serve"]
+__all__ = ["create_app", "serve"]
 
 
 def __getattr__(name: str):
@@ -15,8 +17,8 @@ def __getattr__(name: str):
         from cnnlab.serve.app import create_app
 
         return create_app
-    if name in ("running_server", "serve"):
-        from cnnlab.serve import server
+    if name == "serve":
+        from cnnlab.serve.server import serve
 
-        return getattr(server, name)
+        return serve
     raise AttributeError(f"module 'cnnlab.serve' has no attribute {name!r}")

@@ -1,20 +1,19 @@
 """Training: the fit loop, callbacks (early stopping, checkpoints, schedules), run folders,
 resume, multi-device training through Lightning Fabric, and the learning-rate finder.
 
-    from cnnlab.train import fit
+    from cnnlab.train import fit, load_model
     result = fit(data="digits", model="mnist-tiny", epochs=5)
     print(result.run_dir, result.metrics["test_acc"])
+    loaded = load_model(result.run_dir)                 # a checkpoint alone can predict
+
+The rest is importable from its module: `loop` (TrainResult, NonFiniteLossError), `config`
+(TrainConfig, load_config, merge_settings), `checkpoint` (load_checkpoint, save_checkpoint,
+LoadedModel), `runs` (read_history, new_run_dir), `lr_find` (lr_find, LRFindResult),
+`callbacks`, `optim`, `losses`.
 """
 
-from cnnlab.train.callbacks import MetricMonitor
-from cnnlab.train.checkpoint import LoadedModel, load_checkpoint, load_model, resolve_checkpoint_path, save_checkpoint
-from cnnlab.train.config import TrainConfig, config_from_dict, load_config, merge_settings
-from cnnlab.train.loop import NonFiniteLossError, TrainResult, fit
-from cnnlab.train.lr_find import LRFindResult, lr_find
-from cnnlab.train.runs import new_run_dir, read_history
+from cnnlab.train.checkpoint import load_model
+from cnnlab.train.loop import fit
+from cnnlab.train.lr_find import lr_find
 
-__all__ = [
-    "MetricMonitor", "LoadedModel", "load_checkpoint", "load_model", "resolve_checkpoint_path", "save_checkpoint",
-    "TrainConfig", "config_from_dict", "load_config", "merge_settings", "NonFiniteLossError", "TrainResult", "fit",
-    "LRFindResult", "lr_find", "new_run_dir", "read_history",
-]
+__all__ = ["fit", "load_model", "lr_find"]

@@ -105,7 +105,7 @@ class LoadedModel:
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> LoadedModel:
     """Rebuild the model of a run folder or checkpoint file and load its weights (eval mode), on
     the device `map_location` names."""
-    from cnnlab.models import build_from_architecture
+    from cnnlab.models.registry import build_from_architecture
 
     ckpt = load_checkpoint(path, map_location)
     where = resolve_checkpoint_path(path)

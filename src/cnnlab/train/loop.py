@@ -18,7 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnlab.data import DataBundle, load_data
+from cnnlab.data import load_data
+from cnnlab.data.bundle import DataBundle
 from cnnlab.data.augment import warn_if_flip_mislabels
 from cnnlab.errors import CnnlabError, ConfigError, DataError
 from cnnlab.train.allocator import keep_freed_memory
@@ -290,7 +291,7 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
                   f"weights of epoch {monitor.best_epoch if cfg.restore_best else len(history)})")
     run.write_json("metrics.json", metrics)
     if cfg.report and fabric.global_rank == 0:
-        from cnnlab.report import write_run_report
+        from cnnlab.report.build import write_run_report
 
         report = write_run_report(run_path)  # evaluation, Grad-CAM, feature maps; never fails the run
         if report is not None:

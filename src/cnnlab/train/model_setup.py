@@ -11,7 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnlab.data import DataBundle, DataConfig
+from cnnlab.data.bundle import DataBundle
+from cnnlab.settings import DataConfig
 from cnnlab.errors import ConfigError
 from cnnlab.train.config import TrainConfig
 
@@ -113,7 +114,8 @@ def set_dropout(model: nn.Module, rate: float) -> int:
 def build_training_model(cfg: TrainConfig, data: DataBundle, smoke: bool = False) -> TrainingModel:
     """Build the configured model for this data, check the input fits, apply dropout/transfer.
     A smoke run may stand random weights in for pretrained ones that are not on this machine."""
-    from cnnlab.models import build_model, check_input_size
+    from cnnlab.models import build_model
+    from cnnlab.models.output_size import check_input_size
 
     if cfg.transfer != "none" or cfg.weights is not None:
         from cnnlab.train.transfer_setup import build_transfer_model

@@ -30,7 +30,8 @@ import torch
 from torch import nn
 
 from cnnlab.atomic import atomic_write
-from cnnlab.data import DataBundle, DataConfig
+from cnnlab.data.bundle import DataBundle
+from cnnlab.settings import DataConfig
 from cnnlab.errors import ConfigError, ModelError
 from cnnlab.models.transfer import TransferNet, apply_phase_freezing, parameter_counts
 from cnnlab.train.config import TrainConfig
@@ -89,7 +90,8 @@ def pretrained_data_needs(cfg: TrainConfig, d: DataConfig) -> DataConfig:
 
 def _source_model(cfg: TrainConfig, smoke: bool) -> tuple[nn.Module, dict[str, Any], str]:
     """The model whose body becomes the backbone, its architecture dict, and where its weights came from."""
-    from cnnlab.models import architecture_dict, build_model
+    from cnnlab.models import build_model
+    from cnnlab.models.registry import architecture_dict
 
     kind = weights_kind(cfg.weights)
     if kind == "run":

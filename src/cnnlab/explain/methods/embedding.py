@@ -5,9 +5,9 @@ from __future__ import annotations
 from cnnlab.explain import embedding as emb
 from cnnlab.explain.collect import collect, subsample
 from cnnlab.explain.context import ExplainContext
-from cnnlab.explain.target_layers import get_module
 from cnnlab.explain.methods import WHOLE_SPLIT, method
 from cnnlab.explain.result import Explanation
+from cnnlab.explain.target_layers import get_module
 
 
 @method("embedding", WHOLE_SPLIT, "t-SNE of the penultimate features (or --layer's output) of a split's images")

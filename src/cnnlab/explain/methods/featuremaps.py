@@ -6,9 +6,9 @@ import numpy as np
 
 from cnnlab.explain import featuremaps as fm
 from cnnlab.explain.context import ExplainContext
-from cnnlab.explain.target_layers import require_spatial
 from cnnlab.explain.methods import PER_IMAGE, method
 from cnnlab.explain.result import Explanation
+from cnnlab.explain.target_layers import require_spatial
 
 
 @method("featuremaps", PER_IMAGE, "The channels each conv/pool layer outputs for the image (every such layer, "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from cnnlab.explain import filters as flt
 from cnnlab.explain.context import ExplainContext
-from cnnlab.explain.target_layers import LayerError, first_conv, get_module, is_conv
 from cnnlab.explain.methods import WHOLE_MODEL, method
 from cnnlab.explain.result import Explanation
+from cnnlab.explain.target_layers import LayerError, first_conv, get_module, is_conv
 
 
 @method("filters", WHOLE_MODEL, "The weights of a conv layer (default: the first) as small images")

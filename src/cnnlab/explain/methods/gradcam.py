@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from cnnlab.explain.context import ExplainContext
 from cnnlab.explain.gradcam import class_heatmaps
-from cnnlab.explain.target_layers import require_spatial
 from cnnlab.explain.methods import PER_IMAGE, method
 from cnnlab.explain.render import heatmap_figure
 from cnnlab.explain.result import Explanation
+from cnnlab.explain.target_layers import require_spatial
 
 
 def heatmap_of(ctx: ExplainContext, method_name: str, plus: bool) -> Explanation:

@@ -8,10 +8,10 @@ import numpy as np
 
 from cnnlab.explain import patterns as pat
 from cnnlab.explain.context import ExplainContext
-from cnnlab.explain.target_layers import default_layer, require_spatial
 from cnnlab.explain.methods import WHOLE_MODEL, method
 from cnnlab.explain.render import tile_grid_figure
 from cnnlab.explain.result import Explanation
+from cnnlab.explain.target_layers import default_layer, require_spatial
 
 
 @method("patterns", WHOLE_MODEL, "Inputs that maximise each of the first N filters, by gradient ascent")

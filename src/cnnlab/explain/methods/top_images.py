@@ -9,10 +9,10 @@ from cnnlab.errors import ConfigError
 from cnnlab.explain.collect import collect, subsample
 from cnnlab.explain.context import ExplainContext
 from cnnlab.explain.inputs import display_images
-from cnnlab.explain.target_layers import get_module
 from cnnlab.explain.methods import WHOLE_SPLIT, method
 from cnnlab.explain.render import scale01, tile_grid_figure
 from cnnlab.explain.result import Explanation
+from cnnlab.explain.target_layers import get_module
 from cnnlab.explain.top_images import channel_score
 
 

@@ -21,7 +21,7 @@ from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.evaluate.onnx_model import OnnxModel, load_onnx
 from cnnlab.evaluate.sources import ModelSource, as_loaded
 from cnnlab.inference import predict_batch, prepare_batch, top_k as top_k_classes
-from cnnlab.train import LoadedModel
+from cnnlab.train.checkpoint import LoadedModel
 
 Predictor = LoadedModel | OnnxModel
 

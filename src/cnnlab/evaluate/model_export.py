@@ -26,7 +26,7 @@ from cnnlab.errors import CnnlabError, ConfigError, DataError
 from cnnlab.evaluate.onnx_model import sidecar_path
 from cnnlab.evaluate.sources import ModelSource, as_loaded, load_eval_data, run_folder
 from cnnlab.inference import prepare_batch
-from cnnlab.train import LoadedModel
+from cnnlab.train.checkpoint import LoadedModel
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
 CHECK_BATCH_SIZES = (1, 8)
