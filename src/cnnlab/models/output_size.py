@@ -28,7 +28,7 @@ from torch import nn
 from torch.func import functional_call
 
 from cnnlab.errors import ModelError
-from cnnlab.models.tracing import ModuleCall, trace_modules
+from cnnlab.models.tracing import ModuleCall, Trace, trace_modules
 from cnnlab.shapes import as_chw, format_shape
 
 ModeFactory = Callable[[torch.Tensor], AbstractContextManager]
@@ -69,14 +69,14 @@ def conv_output_size(w: int, f: int, p: int = 0, s: int = 1, *, dilation: int = 
     return numerator // s + 1
 
 
-
 # --- a whole model ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class DryRun:
     """What a dry run saw: the forward's result, the output shape and each layer call."""
 
-    output: Any                        # what the forward returned (a meta or real tensor)
+    output: Any                        # what the forward returned: the model's output (meta or
+                                       # real), or torchinfo's statistics for `summary`
     output_shape: tuple[int, ...]      # the model's output per image, e.g. (10,)
     layers: list[ModuleCall]           # leaf layer calls, in finishing order
     on_meta: bool
@@ -158,7 +158,6 @@ def _expected_features(module: nn.Module) -> int | None:
     return None
 
 
-
 def dry_run(model: nn.Module, input_shape: tuple[int, int, int] | str,
             mode_factory: ModeFactory | None = None, label: str | None = None,
             on_call: OnCall | None = None) -> DryRun:
@@ -219,12 +218,11 @@ def _checked_pass(model: nn.Module, shape: tuple[int, int, int], on_meta: bool,
                   forward: Callable[[torch.Tensor], Any] | None, mode_factory: ModeFactory | None,
                   label: str | None, on_call: OnCall | None) -> DryRun:
     notes: list[str] = []
-    check = _MapCheck(model, shape, label, notes)
 
     def each_call(call: ModuleCall, args: tuple, output: Any) -> None:
         if on_call is not None:
             on_call(call, args, output)
-        check(call, trace)
+        _check_map(call, model, shape, label, trace, notes)
 
     with trace_modules(model, on_call=each_call) as trace:
         try:
@@ -252,32 +250,27 @@ def _checked_pass(model: nn.Module, shape: tuple[int, int, int], on_meta: bool,
     return DryRun(output, output_shape, trace.leaves(), on_meta)
 
 
-class _MapCheck:
-    """Stops the run at the first layer whose feature map is empty; notes adaptive pools that
-    stretch a map smaller than their output (the image is smaller than the model expects)."""
-
-    def __init__(self, model: nn.Module, shape: tuple[int, int, int], label: str | None,
-                 notes: list[str]) -> None:
-        self.model, self.shape, self.label, self.notes = model, shape, label, notes
-
-    def __call__(self, call: ModuleCall, trace: Any) -> None:
-        name, module, in_shape, out_shape = call.name, call.module, call.input_shape, call.output_shape
-        if out_shape is not None and len(out_shape) == 3 and 0 in out_shape[1:]:
-            c, h, w = self.shape
-            raise ModelError(
-                f"input {c}×{h}×{w} is too small for {_model_label(self.model, self.label)}: "
-                f"layer '{name}' ({type(module).__name__}) turns {format_shape(in_shape)} into "
-                f"an empty {format_shape(out_shape)} map.\n  spatial size: "
-                f"{_spatial_trail((h, w), trace.leaves())}"
-                ".\n  Use larger images (resize them) or a model made for small inputs.")
-        if (isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and in_shape
-                and out_shape and len(in_shape) == 3 and len(out_shape) == 3
-                and (out_shape[1] > in_shape[1] or out_shape[2] > in_shape[2])):
-            self.notes.append(
-                f"layer '{name}' ({type(module).__name__}) stretches a {in_shape[1]}×{in_shape[2]}"
-                f" map to {out_shape[1]}×{out_shape[2]} at input {format_shape(self.shape)}: the "
-                "image is smaller than this model was designed for, so the layers after it see "
-                "repeated values; consider resizing the images")
+def _check_map(call: ModuleCall, model: nn.Module, shape: tuple[int, int, int],
+               label: str | None, trace: Trace, notes: list[str]) -> None:
+    """Stop the run at the first layer whose feature map is empty; note an adaptive pool that
+    stretches a map smaller than its output (the image is smaller than the model expects)."""
+    name, module, in_shape, out_shape = call.name, call.module, call.input_shape, call.output_shape
+    if out_shape is not None and len(out_shape) == 3 and 0 in out_shape[1:]:
+        c, h, w = shape
+        raise ModelError(
+            f"input {c}×{h}×{w} is too small for {_model_label(model, label)}: layer '{name}' "
+            f"({type(module).__name__}) turns {format_shape(in_shape)} into an empty "
+            f"{format_shape(out_shape)} map.\n  spatial size: "
+            f"{_spatial_trail((h, w), trace.leaves())}"
+            ".\n  Use larger images (resize them) or a model made for small inputs.")
+    if (isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) and in_shape
+            and out_shape and len(in_shape) == 3 and len(out_shape) == 3
+            and (out_shape[1] > in_shape[1] or out_shape[2] > in_shape[2])):
+        notes.append(
+            f"layer '{name}' ({type(module).__name__}) stretches a {in_shape[1]}×{in_shape[2]}"
+            f" map to {out_shape[1]}×{out_shape[2]} at input {format_shape(shape)}: the image "
+            "is smaller than this model was designed for, so the layers after it see "
+            "repeated values; consider resizing the images")
 
 
 def check_input_size(model: nn.Module, input_shape: tuple[int, int, int] | str, *,
