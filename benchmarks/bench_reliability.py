@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the harness: benchmarks/reliability/
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cnnlab.reliability import format_table, run_matrix
-    from cnnlab.reliability.matrix import ROWS
+    from reliability import format_table, run_matrix
+    from reliability.matrix import ROWS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, from {', '.join(ROWS)}")

@@ -10,8 +10,7 @@ import torch
 from cnnlab.cli import main
 from cnnlab.errors import CheckpointError
 from cnnlab.evaluate import evaluate, export, predict
-from cnnlab.train.checkpoint import load_checkpoint
-from cnnlab.train.checkpoint import save_checkpoint
+from cnnlab.run.checkpoint import load_checkpoint, save_checkpoint
 
 
 class CreatesAFile:

@@ -19,7 +19,7 @@ from cnnlab.explain.api import METHODS
 from cnnlab.explain.result import Explanation
 from cnnlab.explain.target_layers import LayerError, default_layer
 from cnnlab.train import fit, load_model
-from cnnlab.train.checkpoint import LoadedModel
+from cnnlab.run.checkpoint import LoadedModel
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -14,7 +14,7 @@ from cnnlab.explain import explain
 from cnnlab.explain.gradcam import class_heatmaps
 from cnnlab.explain.inputs import class_scores
 from cnnlab.explain.occlusion import occlusion_maps
-from cnnlab.train.checkpoint import LoadedModel
+from cnnlab.run.checkpoint import LoadedModel
 
 CANVAS = 56
 

@@ -10,7 +10,7 @@ from PIL import Image
 from cnnlab.data.transforms import Preprocessing
 from cnnlab.data.images import ImageLoadError
 from cnnlab.inference import predict_proba, top_k
-from cnnlab.train.checkpoint import LoadedModel
+from cnnlab.run.checkpoint import LoadedModel
 
 
 class MeanBrightness(torch.nn.Module):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from cnnlab.data.images import ImageLoadError, decode_image
-from cnnlab.reliability.image_corpus import jpeg_bytes
+from reliability.image_corpus import jpeg_bytes
 
 _png = io.BytesIO()
 Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(_png, "PNG")

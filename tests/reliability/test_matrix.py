@@ -5,7 +5,7 @@ A row passes when every case behaved as documented; on failure the message lists
 
 import pytest
 
-from cnnlab.reliability import matrix
+from reliability import matrix
 
 
 def assert_row(row: matrix.Row, at_least: int) -> None:
@@ -54,7 +54,7 @@ def test_a_failing_case_is_reported_not_hidden():
 
 
 def test_web_app_under_load_and_abuse(tmp_path):
-    from cnnlab.reliability.webapp import webapp_abuse
+    from reliability.webapp import webapp_abuse
 
     assert_row(webapp_abuse(tmp_path, requests=40, clients=8), 20)
 

@@ -6,11 +6,10 @@ import pytest
 import torch
 
 from cnnlab.errors import CheckpointError, ConfigError
+from cnnlab.run.checkpoint import load_checkpoint, save_checkpoint
+from cnnlab.run.history import read_history
 from cnnlab.train import fit, load_model
-from cnnlab.train.checkpoint import load_checkpoint
 from cnnlab.train.loop import NonFiniteLossError
-from cnnlab.train.runs import read_history
-from cnnlab.train.checkpoint import save_checkpoint
 
 # Small and quick: 8×8 digits upsampled to the tiny CNN's 28×28, 400 training images.
 QUICK = dict(data="digits", model="mnist-tiny", limit=400, batch_size=32, quiet=True)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from cnnlab.run.checkpoint import load_checkpoint
+from cnnlab.run.history import read_history
 from cnnlab.train import fit
-from cnnlab.train.checkpoint import load_checkpoint
-from cnnlab.train.runs import read_history
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ARGS = ["--data", "digits", "--model", "mnist-tutorial", "--batch-size", "32", "--augment", "light",

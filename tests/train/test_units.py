@@ -8,7 +8,7 @@ from cnnlab.train.callbacks import MetricMonitor
 from cnnlab.train.config import TrainConfig, config_from_dict, merge_settings
 from cnnlab.train.losses import inverse_frequency_weights, make_criterion, probabilities
 from cnnlab.train.optim import LRSchedule, build_optimizer
-from cnnlab.train.runs import new_run_dir
+from cnnlab.run.files import new_run_dir
 
 
 def test_monitor_counts_patience_with_min_delta_like_the_tutorial():

@@ -44,14 +44,14 @@ def train(
 
     Every setting is an option below (or `--set key=value`); options given override the --config file.
     """
-    from cnnlab.train import fit
+    from cnnlab.pipeline import train_and_report
 
     if model_arg:
         settings["model_kwargs"] = model_kwargs(model_arg)
     if resume is not None:
-        fit(resume=resume, quiet=quiet, **settings)
+        train_and_report(resume=resume, quiet=quiet, **settings)
     else:
-        fit(config, quiet=quiet, smoke=smoke, **settings)
+        train_and_report(config, quiet=quiet, smoke=smoke, **settings)
 
 
 @app.command("lr-find", cls=help_from("cnnlab.train.lr_find:lr_find", epilog=augment_presets))

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from cnnlab.errors import CheckpointError, ConfigError
-from cnnlab.train.checkpoint import LoadedModel
+from cnnlab.run.checkpoint import LoadedModel
 
 VOTES = ("soft", "majority")
 

@@ -29,10 +29,16 @@ from cnnlab.errors import ConfigError
 from cnnlab.evaluate.ensemble import check_compatible, combine_probabilities
 from cnnlab.evaluate.metrics import classification_metrics, most_confused, normalize_rows, per_sample_loss
 from cnnlab.evaluate.plots import confusion_matrix_png, gallery_png
-from cnnlab.evaluate.sources import (ModelSource, as_loaded, as_source_list, label_mapping, load_eval_data,
-                                     run_folder, run_name)
+from cnnlab.evaluate.sources import ModelSource, as_runs, label_mapping, load_eval_data
 from cnnlab.inference import predict_batch, prepare_batch
-from cnnlab.train.checkpoint import LoadedModel
+from cnnlab.run import files as run_files
+from cnnlab.run.checkpoint import LoadedModel
+from cnnlab.run.folder import Run
+
+# The files of an evaluation folder, by key (EvaluationResult.files and the report use the keys).
+OUTPUT_FILES = {"confusion_csv": "confusion_matrix.csv", "confusion_normalized_csv": "confusion_matrix_normalized.csv",
+                "per_class": "per_class.csv", "confusion_png": "confusion_matrix.png", "top_losses": "top_losses.png",
+                "misclassified": "misclassified.png", "predictions": "predictions.csv", "metrics": run_files.METRICS}
 
 
 @dataclass
@@ -79,7 +85,7 @@ def evaluate(runs: ModelSource | Sequence[ModelSource], data: str | None = None,
              out: str | Path | None = None, vote: str = "soft", top_losses: int = 16, *,
              misclassified: int = 32, batch_size: int = 256, tta: bool = False,
              **data_options: Any) -> EvaluationResult:
-    """Evaluate a run (folder, checkpoint or LoadedModel), or an ensemble of several, on a split.
+    """Evaluate a run (a `Run`, folder, checkpoint or LoadedModel), or an ensemble of several, on a split.
 
     data: a data source (name or folder); default: the (first) run's own data settings.
     split: "test", "val" or "train". vote: "soft" (average probabilities) or "majority".
@@ -89,12 +95,12 @@ def evaluate(runs: ModelSource | Sequence[ModelSource], data: str | None = None,
     """
     if top_losses < 0 or misclassified < 0:
         raise ConfigError(f"top_losses / misclassified: {top_losses} / {misclassified} (expected ≥ 0)")
-    sources = as_source_list(runs)
-    models = [as_loaded(s) for s in sources]
-    names = _unique([run_name(m) for m in models])
+    opened = as_runs(runs)
+    models = [r.model() for r in opened]
+    names = _unique([r.name for r in opened])
     if len(models) > 1:
         check_compatible(models, names)
-    bundle = load_eval_data(models[0], data, **data_options)
+    bundle = load_eval_data(opened[0], data, **data_options)
     images = bundle.split(split)
     mapping = torch.tensor(label_mapping(bundle.class_names, models[0].class_names, f"{bundle.name} ({split})"))
     labels = mapping[images.labels].numpy()
@@ -109,7 +115,7 @@ def evaluate(runs: ModelSource | Sequence[ModelSource], data: str | None = None,
             mm = classification_metrics(p, labels, class_names)
             members.append({"name": name, "path": str(model.path), "accuracy": mm["accuracy"], "loss": mm["loss"]})
 
-    out_dir = Path(out) if out is not None else _default_out(models[0], len(models) > 1)
+    out_dir = Path(out) if out is not None else _default_out(opened[0], len(models) > 1)
     result = EvaluationResult(
         accuracy=m["accuracy"], top5=m["top5"], loss=m["loss"], per_class=m["per_class"], macro=m["macro"],
         weighted=m["weighted"], confusion=m["confusion"], most_confused=most_confused(m["confusion"], class_names),
@@ -142,11 +148,15 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def _default_out(first: LoadedModel, ensemble: bool) -> Path:
-    folder = run_folder(first)
-    if folder is None:
+def _default_out(first: Run, ensemble: bool) -> Path:
+    if first.folder is None:
         raise ConfigError("evaluate: the model has no run folder; pass out=... for the evaluation files")
-    return folder / ("evaluation-ensemble" if ensemble else "evaluation")
+    return first.output_path(run_files.EVALUATION_ENSEMBLE if ensemble else run_files.EVALUATION)
+
+
+def output_files(out_dir: str | Path) -> dict[str, Path]:
+    """The paths of an evaluation's files in `out_dir` (runs/NAME/evaluation/ by default), by key."""
+    return {key: Path(out_dir) / name for key, name in OUTPUT_FILES.items()}
 
 
 def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -158,39 +168,40 @@ def _csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _write_outputs(r: EvaluationResult, images: Split, data_pre: Preprocessing, n_top: int, n_wrong: int) -> None:
-    out, names = r.out_dir, r.class_names
+    names = r.class_names
+    paths = output_files(r.out_dir)
     files: dict[str, Path] = {}
     files["confusion_csv"] = atomic_write_text(
-        out / "confusion_matrix.csv", _csv_text(["true \\ predicted", *names],
-                                                [[c, *row] for c, row in zip(names, r.confusion.tolist())]))
+        paths["confusion_csv"], _csv_text(["true \\ predicted", *names],
+                                          [[c, *row] for c, row in zip(names, r.confusion.tolist())]))
     norm = r.confusion_normalized
     files["confusion_normalized_csv"] = atomic_write_text(
-        out / "confusion_matrix_normalized.csv",
+        paths["confusion_normalized_csv"],
         _csv_text(["true \\ predicted", *names], [[c, *(f"{v:.6f}" for v in row)] for c, row in zip(names, norm)]))
     files["per_class"] = atomic_write_text(
-        out / "per_class.csv", _csv_text(["class", "precision", "recall", "f1", "support"],
-                                         [[d["class"], f"{d['precision']:.6f}", f"{d['recall']:.6f}",
-                                           f"{d['f1']:.6f}", d["support"]] for d in r.per_class]))
-    files["confusion_png"] = atomic_write_bytes(out / "confusion_matrix.png",
+        paths["per_class"], _csv_text(["class", "precision", "recall", "f1", "support"],
+                                      [[d["class"], f"{d['precision']:.6f}", f"{d['recall']:.6f}",
+                                        f"{d['f1']:.6f}", d["support"]] for d in r.per_class]))
+    files["confusion_png"] = atomic_write_bytes(paths["confusion_png"],
                                                 confusion_matrix_png(r.confusion, norm, names))
 
     losses = per_sample_loss(r.probs, r.labels)
     pred_prob = r.probs[np.arange(len(r.labels)), r.predictions]
     by_loss = np.argsort(-losses, kind="stable")
     wrong = by_loss[r.predictions[by_loss] != r.labels[by_loss]]
-    files["top_losses"] = _gallery(out / "top_losses.png", by_loss[:n_top], r, images, data_pre, losses, pred_prob,
+    files["top_losses"] = _gallery(paths["top_losses"], by_loss[:n_top], r, images, data_pre, losses, pred_prob,
                                    f"top {min(n_top, len(by_loss))} losses: predicted / true, loss, p(predicted)")
-    files["misclassified"] = _gallery(out / "misclassified.png", wrong[:n_wrong], r, images, data_pre, losses,
+    files["misclassified"] = _gallery(paths["misclassified"], wrong[:n_wrong], r, images, data_pre, losses,
                                       pred_prob, f"misclassified: {len(wrong)} of {len(r.labels)} "
                                                  f"(showing {min(n_wrong, len(wrong))}, highest loss first)")
-    paths = images.paths
-    rows = [[i, str(paths[i]) if paths is not None else "", names[r.labels[i]], names[r.predictions[i]],
+    sources = images.paths
+    rows = [[i, str(sources[i]) if sources is not None else "", names[r.labels[i]], names[r.predictions[i]],
              f"{pred_prob[i]:.6f}", f"{losses[i]:.6f}", int(r.labels[i] == r.predictions[i]),
              *(f"{v:.6f}" for v in r.probs[i])] for i in range(len(r.labels))]
     files["predictions"] = atomic_write_text(
-        out / "predictions.csv", _csv_text(["index", "path", "true", "predicted", "probability", "loss", "correct",
-                                            *(f"p:{c}" for c in names)], rows))
-    files["metrics"] = out / "metrics.json"
+        paths["predictions"], _csv_text(["index", "path", "true", "predicted", "probability", "loss", "correct",
+                                         *(f"p:{c}" for c in names)], rows))
+    files["metrics"] = paths["metrics"]
     r.files = files
     atomic_write_text(files["metrics"], json.dumps(r.to_dict(), indent=2) + "\n")
 

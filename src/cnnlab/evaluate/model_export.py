@@ -24,9 +24,11 @@ import torch
 from cnnlab.atomic import atomic_write_bytes, atomic_write_text
 from cnnlab.errors import CnnlabError, ConfigError, DataError
 from cnnlab.evaluate.onnx_model import sidecar_path
-from cnnlab.evaluate.sources import ModelSource, as_loaded, load_eval_data, run_folder
+from cnnlab.evaluate.sources import ModelSource
 from cnnlab.inference import prepare_batch
-from cnnlab.train.checkpoint import LoadedModel
+from cnnlab.run import files
+from cnnlab.run.checkpoint import LoadedModel
+from cnnlab.run.folder import Run
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}
 CHECK_BATCH_SIZES = (1, 8)
@@ -63,10 +65,11 @@ def export(source: ModelSource, format: str = "onnx", out: str | Path | None = N
     """
     if format not in FORMATS:
         raise ConfigError(f"format: {format!r} (expected one of {', '.join(FORMATS)})")
-    loaded = as_loaded(source)
-    path = _output_path(loaded, format, out)
+    run = Run.open(source)
+    loaded = run.model()
+    path = _output_path(run, format, out)
     model = loaded.model.eval().cpu()
-    inputs, described = check_inputs(loaded, max(CHECK_BATCH_SIZES))
+    inputs, described = check_inputs(run, max(CHECK_BATCH_SIZES))
     example = inputs[:2]  # traced at batch 2: a batch of 1 could be specialised into the graph
 
     if format == "onnx":
@@ -91,11 +94,12 @@ def export(source: ModelSource, format: str = "onnx", out: str | Path | None = N
     return ExportResult(path, meta_path, format, diff, list(CHECK_BATCH_SIZES), described)
 
 
-def check_inputs(loaded: LoadedModel, n: int) -> tuple[torch.Tensor, str]:
+def check_inputs(run: Run, n: int) -> tuple[torch.Tensor, str]:
     """n prepared images from the run's test (else validation) split; random normal inputs
     only when the run's data is not on this machine."""
+    loaded = run.model()
     try:
-        bundle = load_eval_data(loaded)
+        bundle = run.data()
         split_name = "test" if bundle.test is not None else "val"
         split = bundle.split(split_name)
         idx = torch.arange(min(n, len(split)))
@@ -124,12 +128,11 @@ def sidecar(loaded: LoadedModel, format: str, path: Path, parity: dict[str, Any]
             "parity": parity, "cnnlab_version": __version__}
 
 
-def _output_path(loaded: LoadedModel, format: str, out: str | Path | None) -> Path:
+def _output_path(run: Run, format: str, out: str | Path | None) -> Path:
     if out is None:
-        folder = run_folder(loaded)
-        if folder is None:
+        if run.folder is None:
             raise ConfigError("export: the model has no run folder; pass out=PATH")
-        return folder / "export" / FORMATS[format]
+        return run.output_path(files.EXPORT) / FORMATS[format]
     out = Path(out)
     return out / FORMATS[format] if out.is_dir() or not out.suffix else out
 

@@ -19,9 +19,10 @@ import torch
 from cnnlab.data.images import is_image_file
 from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.evaluate.onnx_model import OnnxModel, load_onnx
-from cnnlab.evaluate.sources import ModelSource, as_loaded
+from cnnlab.evaluate.sources import ModelSource
 from cnnlab.inference import predict_batch, prepare_batch, top_k as top_k_classes
-from cnnlab.train.checkpoint import LoadedModel
+from cnnlab.run.checkpoint import LoadedModel
+from cnnlab.run.folder import Run
 
 Predictor = LoadedModel | OnnxModel
 
@@ -45,11 +46,11 @@ class PredictionRow:
 
 def load_predictor(source: ModelSource | OnnxModel) -> Predictor:
     """A run folder or checkpoint (PyTorch), an exported `.onnx` file (ONNX Runtime), or either loaded."""
-    if isinstance(source, (LoadedModel, OnnxModel)):
+    if isinstance(source, OnnxModel):
         return source
-    if Path(source).suffix.lower() == ".onnx":
+    if isinstance(source, (str, Path)) and Path(source).suffix.lower() == ".onnx":
         return load_onnx(source)
-    return as_loaded(source)
+    return Run.open(source).model()
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:

@@ -18,7 +18,9 @@ from cnnlab.explain.inputs import need_image, resolve_source
 from cnnlab.explain.methods import PER_IMAGE, REGISTRY, WHOLE_SPLIT, MethodNames, methods
 from cnnlab.explain.result import Explanation
 from cnnlab.explain.target_layers import LayerInfo, example_input, find_layer, trace_layers
-from cnnlab.train.checkpoint import LoadedModel
+from cnnlab.run import files
+from cnnlab.run.checkpoint import LoadedModel
+from cnnlab.run.folder import Run
 
 # The registered methods' names (per-image first); a live view of the registry.
 METHODS: Sequence[str] = MethodNames()
@@ -30,12 +32,12 @@ def list_layers(source: str | Path | LoadedModel) -> list[LayerInfo]:
     return trace_layers(loaded.model.eval(), example_input(loaded))
 
 
-def explain(source: str | Path | LoadedModel, image: Any = None, method: str = "gradcam",
+def explain(source: str | Path | LoadedModel | Run, image: Any = None, method: str = "gradcam",
             layer: str | Sequence[str] | None = None, target: int | str | None = None,
             out: str | Path | None = None, **options: Any) -> Explanation:
     """Explain a trained model with one method; returns the figure (PNG bytes) and its arrays.
 
-    source: a run folder, a checkpoint file or a LoadedModel. image: a file, bytes, a uint8 array,
+    source: a run folder, a checkpoint file, a `Run` or a LoadedModel. image: a file, bytes, a uint8 array,
     a PIL image or a uint8 tensor (needed by the per-image methods). method: one of METHODS
     (`cnnlab explain --help` lists them with what they show). layer: a module name (see
     `list_layers`), or several for featuremaps and patterns; default: the last conv layer
@@ -51,13 +53,14 @@ def explain(source: str | Path | LoadedModel, image: Any = None, method: str = "
         raise ConfigError(f"method {method!r}: unknown; choose one of {', '.join(METHODS)}")
     chosen = REGISTRY[method]
     own, data_options = split_options(options)
-    loaded = resolve_source(source)
+    run = Run.open(source)
+    loaded = run.model()
     loaded.model.eval()
     layers = trace_layers(loaded.model, example_input(loaded))
     names = [layer] if isinstance(layer, str) else list(layer) if layer is not None else None
     for name in names or []:
         find_layer(layers, name)
-    ctx = ExplainContext(loaded, layers, names, data_options)
+    ctx = ExplainContext(loaded, layers, names, data_options, run=run)
     if chosen.kind == PER_IMAGE:
         need_image(image, method)
         ctx.with_image(image, target)
@@ -99,8 +102,6 @@ def default_filename(method: str, image: Any = None, options: dict | None = None
     return f"{method}-{image_stem(image)}.png"
 
 
-def default_out(source: str | Path | LoadedModel, method: str, image: Any = None, **options: Any) -> Path:
+def default_out(source: str | Path | LoadedModel | Run, method: str, image: Any = None, **options: Any) -> Path:
     """runs/NAME/explain/<method>-<image stem>.png for the run the model came from."""
-    path = Path(source.path) if isinstance(source, LoadedModel) else Path(source)
-    run_dir = path if path.is_dir() else path.parent
-    return run_dir / "explain" / default_filename(method, image, options)
+    return Run.open(source).output_path(files.EXPLAIN) / default_filename(method, image, options)

@@ -13,7 +13,8 @@ from cnnlab.errors import ConfigError
 from cnnlab.explain.inputs import (PreparedImage, class_index, class_scores, predict_one, prediction_dict,
                                    prepare_image, run_data)
 from cnnlab.explain.target_layers import LayerInfo, default_layer, find_layer
-from cnnlab.train.checkpoint import LoadedModel
+from cnnlab.run.checkpoint import LoadedModel
+from cnnlab.run.folder import Run
 
 
 @dataclass
@@ -33,6 +34,7 @@ class ExplainContext:
     probs: np.ndarray | None = None
     target: int | None = None
     prediction: dict | None = None
+    run: Run | None = None  # where the model came from: its data, loaded once, for the whole-split methods
 
     @property
     def model(self) -> torch.nn.Module:
@@ -66,4 +68,4 @@ class ExplainContext:
 
     def split(self, name: str):
         """The run's own data (as training resolved it, with `data_options` on top): split `name`."""
-        return run_data(self.loaded, **self.data_options).split(name)
+        return run_data(self.run or self.loaded, **self.data_options).split(name)

@@ -11,21 +11,17 @@ import torch
 
 from cnnlab.errors import ConfigError
 from cnnlab.inference import ImageLike, as_uint8_tensor, predict_batch
-from cnnlab.train.checkpoint import LoadedModel, load_model
+from cnnlab.run.checkpoint import LoadedModel
+from cnnlab.run.folder import Run
 
 
-def resolve_source(source: str | Path | LoadedModel) -> LoadedModel:
-    """A LoadedModel as given, or the model of a run folder / checkpoint file (eval mode).
+def resolve_source(source: str | Path | LoadedModel | Run) -> LoadedModel:
+    """The model of a run folder, checkpoint file, `Run` or LoadedModel (eval mode).
 
     Anything shaped like one (a model, class names and preprocessing, as
     `cnnlab.models.pretrained.load_pretrained` returns for ImageNet models) is used as it is.
     """
-    if isinstance(source, LoadedModel):
-        return source
-    if all(hasattr(source, a) for a in ("model", "class_names", "preprocessing")):
-        return LoadedModel(source.model.eval(), list(source.class_names), source.preprocessing,
-                           getattr(source, "architecture", {}), {}, Path(f"<{type(source).__name__}>"))
-    return load_model(source)
+    return Run.open(source).model()
 
 
 @dataclass
@@ -103,19 +99,18 @@ def class_scores(loaded: LoadedModel):
     return forward
 
 
-def run_data(loaded: LoadedModel, **data_options):
+def run_data(source: LoadedModel | Run, **data_options):
     """The run's own data set (as training resolved it), with options overriding it; `data=`
-    (evaluate's spelling) or `source=` picks other images."""
+    (evaluate's spelling) or `source=` picks other images, at the model's input size and channels."""
     from cnnlab.data import load_data
-    from cnnlab.train.checkpoint import run_data_config
 
-    source = data_options.pop("data", None) or data_options.pop("source", None)
-    # the model's input size and channels win: fit() may impose a preset's natural size on the
-    # data (the 8×8 digits become 28×28 for the MNIST presets)
-    pre = loaded.preprocessing
-    settings = {"image_size": tuple(pre.input_size), "channels": pre.channels,
-                **{k: v for k, v in data_options.items() if v is not None}}
-    return load_data(source if source is not None else run_data_config(loaded), **settings)
+    run = Run.open(source)
+    other = data_options.pop("data", None) or data_options.pop("source", None)
+    settings = {k: v for k, v in data_options.items() if v is not None}
+    if other is None:
+        return run.data(**settings)
+    pre = run.model().preprocessing
+    return load_data(other, **{"image_size": tuple(pre.input_size), "channels": pre.channels, **settings})
 
 
 def need_image(image, method: str) -> None:

@@ -1,4 +1,4 @@
-"""`build_report(run)`: one self-contained HTML file describing a run, written to runs/NAME/report.html.
+"""`build_report(run)`: one self-contained HTML file describing a run, written into its run folder.
 
 Everything is inside the file (images as base64 data URIs, CSS inline, no scripts or fonts), so it
 opens offline in any browser and can be mailed or archived alone.
@@ -15,43 +15,41 @@ import jinja2
 from cnnlab.atomic import atomic_write_text
 from cnnlab.data.images import ImageLoadError
 from cnnlab.errors import DataError
+from cnnlab.evaluate.evaluation import EvaluationResult
 from cnnlab.report import sections
+from cnnlab.run import Run, files
 
-REPORT_NAME = "report.html"
 GRID_IMAGES = 24  # the prediction grid: three rows of eight
 GRADCAM_IMAGES = 4
 
 
-def build_report(run: str | Path, out: str | Path | None = None) -> Path:
-    """Write the HTML report of a run folder (default `runs/NAME/report.html`); returns its path.
+def build_report(run: Run | str | Path, out: str | Path | None = None, *,
+                 evaluation: EvaluationResult | None = None) -> Path:
+    """Write the HTML report of a run (default `runs/NAME/report.html`); returns its path.
 
     Sections: config, model summary (trainable vs frozen), training curves and per-epoch table,
     final metrics with the per-class table, confusion matrix, a grid of test predictions, the
-    top-loss gallery, and Grad-CAM overlays and feature maps for a few test images. Evaluation
-    comes from runs/NAME/evaluation/ (made by `cnnlab.evaluate.evaluate` when missing).
+    top-loss gallery, and Grad-CAM overlays and feature maps for a few test images. The
+    evaluation is `evaluation` when given (what `evaluate(run)` just returned), else the one in
+    runs/NAME/evaluation/ (made by `cnnlab.evaluate.evaluate` when missing). `run` is a `Run`,
+    a run folder or a checkpoint file; its model and data are loaded once and shared.
     """
-    from cnnlab.train import load_model
-    from cnnlab.train.checkpoint import resolve_checkpoint_path
-
-    run_dir = Path(run)
-    if not run_dir.is_dir():  # a checkpoint file: its folder is the run
-        run_dir = resolve_checkpoint_path(run_dir).parent
-    loaded = load_model(run_dir)
+    run = Run.open(run)
+    loaded = run.model()
     context = {
-        "run_name": run_dir.name,
-        "run_dir": str(run_dir),
+        "run_name": run.folder.name if run.folder is not None else run.name,
+        "run_dir": str(run.folder),
         "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "architecture": loaded.architecture.get("name", "model"),
         "class_names": loaded.class_names,
-        "train_metrics": sections.read_json(run_dir / "metrics.json"),
-        "config_text": (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else "",
+        "train_metrics": run.metrics(),
+        "config_text": run.config_text(),
         "model": sections.model_section(loaded),
-        "training": sections.training_section(run_dir),
-        "evaluation": sections.evaluation_section(run_dir),
+        "training": sections.training_section(run),
+        "evaluation": sections.evaluation_section(run, evaluation),
     }
     try:
-        data = sections.load_run_data(loaded)
-        images, labels = sections.sample_test_images(data, loaded, GRID_IMAGES)
+        images, labels = sections.sample_test_images(run.data(), loaded, GRID_IMAGES)
     except (DataError, ImageLoadError) as e:  # the data lives on another machine: say so, keep the rest
         context["data_note"] = f"test images unavailable here: {e}"
         context["predictions"] = None
@@ -59,9 +57,9 @@ def build_report(run: str | Path, out: str | Path | None = None) -> Path:
     else:
         context["data_note"] = None
         context["predictions"] = sections.predictions_section(loaded, images, labels)
-        context["explain"] = sections.explain_section(loaded, images, GRADCAM_IMAGES)
+        context["explain"] = sections.explain_section(run, images, GRADCAM_IMAGES)
     html = render(context)
-    path = Path(out) if out is not None else run_dir / REPORT_NAME
+    path = Path(out) if out is not None else run.output_path(files.REPORT)
     return atomic_write_text(path, html)
 
 
@@ -88,15 +86,14 @@ def format_number(value, digits: int = 4) -> str:
         return str(value)
 
 
-def write_run_report(run_dir: str | Path) -> Path | None:
-    """The training loop's hook: write report.html for a finished run; never fails the run.
-
-    Returns the report's path, or None (with a warning naming the cause) when it could not be
-    built, so a missing optional piece never turns a finished training run into an error.
-    """
+def write_run_report(run: Run | str | Path, evaluation: EvaluationResult | None = None) -> Path | None:
+    """`build_report` that never fails: the report's path, or None (with a warning naming the
+    cause) when it could not be built, so a missing optional piece never turns a finished
+    training run into an error."""
     try:
-        return build_report(run_dir)
+        return build_report(run, evaluation=evaluation)
     except Exception as e:  # noqa: BLE001 - the run itself succeeded; the report is extra
-        warnings.warn(f"{run_dir}: report.html not written ({type(e).__name__}: {e}); "
-                      f"rebuild it with: cnnlab report {run_dir}", RuntimeWarning, stacklevel=2)
+        where = run.folder if isinstance(run, Run) else run
+        warnings.warn(f"{where}: report.html not written ({type(e).__name__}: {e}); "
+                      f"rebuild it with: cnnlab report {where}", RuntimeWarning, stacklevel=2)
         return None

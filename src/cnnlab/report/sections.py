@@ -16,8 +16,7 @@ import torch
 
 from cnnlab.errors import DataError
 from cnnlab.report.figures import data_uri, prediction_grid
-
-EVALUATION_DIR = "evaluation"
+from cnnlab.run import Run
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -64,47 +63,39 @@ def model_section(loaded) -> dict[str, Any]:
             "frozen_blocks": sorted(frozen_blocks)}
 
 
-def training_section(run_dir: Path) -> dict[str, Any]:
+def training_section(run: Run) -> dict[str, Any]:
     """curves.png (drawn from history.csv when missing) and the per-epoch table."""
-    from cnnlab.train.runs import plot_curves, read_history
+    from cnnlab.run.history import HISTORY_FIELDS, plot_curves
 
-    history = read_history(run_dir / "history.csv") if (run_dir / "history.csv").is_file() else []
-    curves = image_uri(run_dir / "curves.png")
-    if curves is None and history:
-        curves = data_uri(plot_curves(history))
-    columns = [c for c in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds",
-                           "images_per_s") if any(c in h for h in history)]
+    history = run.history()
+    png = run.curves_png()
+    curves = data_uri(png) if png is not None else data_uri(plot_curves(history)) if history else None
+    columns = [c for c in HISTORY_FIELDS if any(c in h for h in history)]
     return {"curves": curves, "columns": columns, "history": history}
 
 
-def evaluation_section(run_dir: Path) -> dict[str, Any]:
-    """The evaluation of the run on its test split, from runs/NAME/evaluation/ (run it if missing)."""
-    out = run_dir / EVALUATION_DIR
-    note = None
-    if not (out / "metrics.json").is_file():
-        from cnnlab.evaluate import evaluate
+def evaluation_section(run: Run, evaluation=None) -> dict[str, Any]:
+    """The evaluation of the run on its test split: `evaluation` (an EvaluationResult) when
+    given, else the one in runs/NAME/evaluation/ (run now when missing)."""
+    from cnnlab.evaluate.evaluation import evaluate, output_files
 
+    note = None
+    files = evaluation.files if evaluation is not None else output_files(run.evaluation_dir)
+    if evaluation is None and not files["metrics"].is_file():
         try:
-            evaluate(run_dir)
+            evaluation = evaluate(run)
+            files = evaluation.files
         except DataError as e:  # the run's data is not on this machine
             note = f"evaluation skipped: {e}"
-    metrics = read_json(out / "metrics.json")
-    header, per_class = read_csv_rows(out / "per_class.csv")
+    metrics = evaluation.to_dict() if evaluation is not None else read_json(files["metrics"])
+    header, per_class = read_csv_rows(files["per_class"])
     # numbers only: the split, data name and folder are context, not metrics
     scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     averages = {k: metrics[k] for k in ("macro", "weighted") if isinstance(metrics.get(k), dict)}
     return {"note": note, "metrics": scalars, "averages": averages, "per_class_header": header,
-            "per_class": per_class, "confusion": image_uri(out / "confusion_matrix.png"),
-            "top_losses": image_uri(out / "top_losses.png"), "misclassified": image_uri(out / "misclassified.png"),
+            "per_class": per_class, "confusion": image_uri(files["confusion_png"]),
+            "top_losses": image_uri(files["top_losses"]), "misclassified": image_uri(files["misclassified"]),
             "most_confused": metrics.get("most_confused") or []}
-
-
-def load_run_data(loaded):
-    """The run's own data set, as it was prepared for training."""
-    from cnnlab.data import load_data
-    from cnnlab.train.checkpoint import run_data_config
-
-    return load_data(run_data_config(loaded))
 
 
 def sample_test_images(data, loaded, n: int) -> tuple[np.ndarray, list[int]]:
@@ -129,22 +120,23 @@ def predictions_section(loaded, images: np.ndarray, labels: list[int]) -> dict[s
     return {"grid": data_uri(grid), "right": right, "total": len(true)}
 
 
-def explain_section(loaded, images: np.ndarray, n_gradcam: int = 4) -> dict[str, Any]:
+def explain_section(run: Run, images: np.ndarray, n_gradcam: int = 4) -> dict[str, Any]:
     """Grad-CAM overlays for a few test images and the feature maps of each conv layer for the first."""
     from cnnlab.explain import explain
     from cnnlab.explain.target_layers import default_layer
 
+    loaded = run.model()
     arrays = [_hwc(im) for im in images]
     gradcam = []
     for array in arrays[:n_gradcam]:
-        e = explain(loaded, array, method="gradcam")
+        e = explain(run, array, method="gradcam")
         gradcam.append({"uri": data_uri(e.png), "title": e.title, "prediction": e.prediction})
     layers = [n for n, m in loaded.model.named_modules() if isinstance(m, torch.nn.Conv2d)]
     last = default_layer(loaded.model)
     chosen = [layers[0], last] if layers and layers[0] != last else [last]
     featuremaps = []
     for layer in chosen:
-        e = explain(loaded, arrays[0], method="featuremaps", layer=layer)
+        e = explain(run, arrays[0], method="featuremaps", layer=layer)
         featuremaps.append({"uri": data_uri(e.png), "title": e.title, "layer": layer})
     return {"note": None, "gradcam": gradcam, "featuremaps": featuremaps}
 

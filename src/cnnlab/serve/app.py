@@ -39,11 +39,11 @@ class ModelService:
     """
 
     def __init__(self, run):
-        from cnnlab.train import load_model
-        from cnnlab.train.checkpoint import LoadedModel
+        from cnnlab.run import Run
 
-        self.loaded: LoadedModel = run if isinstance(run, LoadedModel) else load_model(run)
-        self.run_dir = Path(self.loaded.path).parent if self.loaded.path else None
+        self.run = Run.open(run)
+        self.loaded = self.run.model()
+        self.run_dir = self.run.folder
         self.lock = threading.Lock()
 
     def predict(self, image, k: int) -> list[dict]:
@@ -62,7 +62,7 @@ class ModelService:
         array = image.permute(1, 2, 0).numpy()
         array = array[:, :, 0] if array.shape[2] == 1 else array
         with self.lock:
-            result = explain(self.loaded, array, method=method, layer=layer or None, target=target)
+            result = explain(self.run, array, method=method, layer=layer or None, target=target)
         return result.png, result.title
 
     def conv_layers(self) -> list[str]:
@@ -95,7 +95,10 @@ class ModelService:
         }
 
     def report_path(self) -> Path | None:
-        path = self.run_dir / "report.html" if self.run_dir else None
+        """The run's report.html, when it has been built."""
+        from cnnlab.run import files
+
+        path = self.run.file(files.REPORT)
         return path if path is not None and path.is_file() else None
 
 

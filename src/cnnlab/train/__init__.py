@@ -1,5 +1,6 @@
-"""Training: the fit loop, callbacks (early stopping, checkpoints, schedules), run folders,
-resume, multi-device training through Lightning Fabric, and the learning-rate finder.
+"""Training: the fit loop, callbacks (early stopping, checkpoints, schedules), resume,
+multi-device training through Lightning Fabric, and the learning-rate finder. `fit` stops at the
+run folder; evaluation and the report come after it (`cnnlab.pipeline`).
 
     from cnnlab.train import fit, load_model
     result = fit(data="digits", model="mnist-tiny", epochs=5)
@@ -7,12 +8,12 @@ resume, multi-device training through Lightning Fabric, and the learning-rate fi
     loaded = load_model(result.run_dir)                 # a checkpoint alone can predict
 
 The rest is importable from its module: `loop` (TrainResult, NonFiniteLossError), `config`
-(TrainConfig, load_config, merge_settings), `checkpoint` (load_checkpoint, save_checkpoint,
-LoadedModel), `runs` (read_history, new_run_dir), `lr_find` (lr_find, LRFindResult),
-`callbacks`, `optim`, `losses`.
+(TrainConfig, load_config, merge_settings), `lr_find` (lr_find, LRFindResult), `callbacks`,
+`optim`, `losses`; checkpoints and run files are `cnnlab.run`'s (`cnnlab.run.checkpoint`:
+load_checkpoint, save_checkpoint, LoadedModel; `cnnlab.run.history`: read_history).
 """
 
-from cnnlab.train.checkpoint import load_model
+from cnnlab.run.checkpoint import load_model
 from cnnlab.train.loop import fit
 from cnnlab.train.lr_find import lr_find
 

@@ -4,6 +4,9 @@ It reads like the tutorial loop it replaces: build data, model, optimizer and sc
 per epoch `train_one_epoch`, `validate`, check early stopping, save `best` and `last`. Lightning
 Fabric places the model on the device, runs mixed precision, and handles data-parallel training
 (several processes, launched by Fabric itself or by torchrun); the loop stays plain PyTorch.
+
+`fit` stops at the run folder (checkpoints, history, curves, metrics and the data settings it
+resolved); evaluation and the report are composed after it by `cnnlab.pipeline`.
 """
 
 from __future__ import annotations
@@ -19,18 +22,20 @@ import torch
 from torch import nn
 
 from cnnlab.data import load_data
-from cnnlab.data.bundle import DataBundle
 from cnnlab.data.augment import warn_if_flip_mislabels
+from cnnlab.data.bundle import DataBundle
 from cnnlab.errors import CnnlabError, ConfigError, DataError
+from cnnlab.run import files
+from cnnlab.run.checkpoint import load_checkpoint, load_model, rng_state, set_rng_state
+from cnnlab.run.data_settings import resolve_data_config
+from cnnlab.run.writer import RunWriter
 from cnnlab.train.allocator import keep_freed_memory
 from cnnlab.train.callbacks import MetricMonitor
-from cnnlab.train.checkpoint import load_checkpoint, load_model, rng_state, save_checkpoint, set_rng_state
 from cnnlab.train.config import MONITORS, TrainConfig, config_from_dict, load_config, merge_settings
 from cnnlab.train.losses import inverse_frequency_weights, make_criterion
-from cnnlab.train.model_setup import TrainingModel, build_training_model, resolve_data_config
+from cnnlab.train.model_setup import TrainingModel, build_training_model
 from cnnlab.train.optim import LRSchedule, build_optimizer
 from cnnlab.train.progress import TrainLogger
-from cnnlab.train.runs import RunFolder, new_run_dir
 
 
 class NonFiniteLossError(CnnlabError):
@@ -51,6 +56,7 @@ class TrainResult:
     class_names: list[str]
     config: TrainConfig
     rank_info: list[dict[str, Any]] = field(default_factory=list)
+    rank: int = 0  # the global rank of the process that returned this (0 writes the run folder)
 
 
 def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | None = None,
@@ -65,6 +71,8 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
     `resume="runs/NAME"` continues that run from its last checkpoint (`epochs` may be raised).
     `smoke=True` checks a config end to end in seconds: one epoch of a few batches, on a small
     part of its data, or on random stand-in images of the same shape when the data is absent.
+    The run folder gets config.yaml, data.yaml, history.csv, best.pt, last.pt, curves.png and
+    metrics.json; `cnnlab.pipeline.train_and_report` adds the evaluation and report.html.
     """
     if resume is not None:
         cfg = _resume_config(resume, settings)
@@ -81,8 +89,8 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
         # result. Tensors cannot outlive the process that shared them, so the workers return
         # the result without the model, and the weights come back from the run folder.
         result = fabric.launch(_fit_spawned, cfg, resume, quiet, smoke)
-        name = "best.pt" if cfg.restore_best and (result.run_dir / "best.pt").is_file() else "last.pt"
-        result.model = load_model(result.run_dir / name).model
+        weights = files.resolve_checkpoint_path(result.run_dir, prefer=files.BEST if cfg.restore_best else files.LAST)
+        result.model = load_model(weights).model
         return result
     fabric.launch()
     return _fit_process(fabric, cfg, resume, quiet, smoke)
@@ -111,7 +119,7 @@ def _launched_externally() -> bool:
 
 
 def _resume_config(resume: str | Path, settings: dict[str, Any]) -> TrainConfig:
-    ckpt = load_checkpoint(Path(resume) / "last.pt" if Path(resume).is_dir() else resume)
+    ckpt = load_checkpoint(files.resume_checkpoint(resume))
     cfg = config_from_dict(ckpt["config"])
     changeable = {"epochs", "quiet", "num_workers"}
     fixed = sorted(k for k, v in settings.items() if k not in changeable and v is not None)
@@ -147,33 +155,92 @@ def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     return (seed * 1_000_003 + epoch * 7919 + rank * 104_729) % (2**63)
 
 
+@dataclass
+class Training:
+    """What the loop works with, built once by `build_training` and stepped epoch by epoch."""
+
+    cfg: TrainConfig
+    data: DataBundle
+    tm: TrainingModel
+    model: nn.Module       # as Fabric set it up (and torch.compile'd): what the loop calls
+    raw_model: nn.Module   # the plain module: what checkpoints hold
+    criterion: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: LRSchedule
+    monitor: MetricMonitor
+    train_loader: Any
+    val_loader: Any
+    steps_per_epoch: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+    start_epoch: int = 1
+
+    def checkpoint_state(self, epoch: int) -> dict[str, Any]:
+        """Everything --resume needs, and what a checkpoint needs to predict on its own."""
+        return {"model": self.raw_model.state_dict(), "architecture": self.tm.architecture,
+                "class_names": self.data.class_names, "preprocessing": self.data.preprocessing.to_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.schedule.state_dict(),
+                "monitor": self.monitor.state_dict(), "phase": self.tm.phase_state(), "epoch": epoch,
+                "history": self.history, "config": self.cfg.to_dict(), "rng": rng_state(),
+                "frozen": self.tm.frozen_summary()}
+
+    def resume_from(self, ckpt: dict[str, Any]) -> None:
+        """Continue where a checkpoint stopped: weights, optimizer, schedule, phase, history, RNG."""
+        self.raw_model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.schedule.load_state_dict(ckpt["scheduler"])
+        self.monitor.load_state_dict(ckpt["monitor"])
+        self.tm.load_phase_state(ckpt.get("phase", {}))
+        self.history = list(ckpt["history"])
+        self.start_epoch = int(ckpt["epoch"]) + 1
+        set_rng_state(ckpt.get("rng", {}))
+
+
 def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool = False) -> TrainResult:
+    set_up_process(fabric, cfg)
+    data = load_training_data(cfg, smoke)
+    t = build_training(fabric, cfg, data, smoke)
+    run = open_run_folder(fabric, cfg, resume)
+    if resume is not None:
+        t.resume_from(load_checkpoint(files.resume_checkpoint(run.path), map_location=fabric.device))
+    log = TrainLogger(enabled=fabric.is_global_zero and not quiet,
+                      tensorboard_dir=run.tensorboard_dir if cfg.tensorboard and fabric.is_global_zero else None)
+    run.write_config(_yaml(cfg))
+    run.write_data_settings(cfg.data, data.config)  # what every later verb loads
+    if t.tm.record:  # transfer: weights, blocks, what is frozen in which phase, feature cache
+        run.write_transfer(t.tm.record)
+    _print_start(log, cfg, data, t.tm, run.path, warn_if_flip_mislabels(cfg.augmentation, data.class_names, emit=False),
+                 resume is not None, t.start_epoch)
+
+    stopped_early = train_epochs(fabric, t, run, log)
+    metrics = finish(fabric, t, run, log, stopped_early)
+
+    rank_info = _gather_rank_info(fabric, t.raw_model, run)
+    return TrainResult(run.path, t.history, t.monitor.best_epoch, t.monitor.best, metrics, stopped_early,
+                       t.raw_model.cpu().eval(), data.class_names, cfg, rank_info, fabric.global_rank)
+
+
+def set_up_process(fabric, cfg: TrainConfig) -> None:
+    """Threads, memory reuse and the seed of this process."""
     if fabric.world_size > 1 and fabric.device.type == "cpu":
         # Several processes on one machine share its cores; oversubscribed threads thrash.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // fabric.world_size))
     if fabric.device.type == "cpu":
         keep_freed_memory()  # reuse freed activation memory instead of page-faulting every step
-    rank0 = fabric.is_global_zero
     fabric.seed_everything(cfg.seed, verbose=False)  # the same initial weights on every rank
 
-    # --- data -----------------------------------------------------------------------------
-    data = load_training_data(cfg, smoke)
-    augment = cfg.augmentation
-    flip_warning = warn_if_flip_mislabels(augment, data.class_names, emit=False)
 
-    # --- model, loss, optimizer, schedule ---------------------------------------------------
+def build_training(fabric, cfg: TrainConfig, data: DataBundle, smoke: bool = False) -> Training:
+    """Model, loss, optimizer, loaders, learning-rate schedule and early stopping, set up by Fabric."""
     tm: TrainingModel = build_training_model(cfg, data, smoke)
-    model = tm.model
     weights = _class_weights(cfg, data)
     criterion = make_criterion(tm.binary_output, weights.to(fabric.device) if weights is not None else None,
                                cfg.label_smoothing)
     optimizer = build_optimizer(tm.param_groups(cfg.lr), cfg.optimizer, cfg.lr, cfg.weight_decay,
                                 cfg.momentum, cfg.nesterov)
-    train_loader = data.loader("train", cfg.batch_size, augment=augment, seed=cfg.seed, device=fabric.device,
-                               channels_last=cfg.channels_last, rank=fabric.global_rank,
-                               world_size=fabric.world_size, num_workers=cfg.num_workers)
-    val_loader = data.loader("val", max(cfg.batch_size, 256), device=fabric.device, channels_last=cfg.channels_last,
-                             rank=fabric.global_rank, world_size=fabric.world_size, num_workers=cfg.num_workers)
+    shards = {"device": fabric.device, "channels_last": cfg.channels_last, "rank": fabric.global_rank,
+              "world_size": fabric.world_size, "num_workers": cfg.num_workers}
+    train_loader = data.loader("train", cfg.batch_size, augment=cfg.augmentation, seed=cfg.seed, **shards)
+    val_loader = data.loader("val", max(cfg.batch_size, 256), **shards)
     if cfg.transfer == "extract-cached":  # the frozen base runs once (or not at all: cached); the head trains on features
         from cnnlab.train.transfer_setup import cached_feature_loaders
 
@@ -182,126 +249,95 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
     schedule = LRSchedule(optimizer, cfg.scheduler, cfg.epochs, steps_per_epoch, cfg.step_size, cfg.gamma,
                           cfg.warmup_epochs, cfg.plateau_patience, MONITORS[cfg.monitor])
     monitor = MetricMonitor(cfg.monitor, MONITORS[cfg.monitor], cfg.patience, cfg.min_delta)
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model = tm.model.to(memory_format=torch.channels_last) if cfg.channels_last else tm.model
     raw_model = model
     model, optimizer = fabric.setup(model, optimizer)
     if cfg.compile:
         model = torch.compile(model)
+    return Training(cfg, data, tm, model, raw_model, criterion, optimizer, schedule, monitor, train_loader,
+                    val_loader, steps_per_epoch)
 
-    # --- run folder (rank 0 writes; the others only know its name) --------------------------
-    history: list[dict[str, Any]] = []
-    start_epoch = 1
+
+def open_run_folder(fabric, cfg: TrainConfig, resume: str | Path | None) -> RunWriter:
+    """The run folder: the resumed one, or a new one made by rank 0 (the others learn its name)."""
     if resume is not None:
-        run_path = Path(resume) if Path(resume).is_dir() else Path(resume).parent
-        ckpt = load_checkpoint(run_path / "last.pt", map_location=fabric.device)
-        raw_model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        schedule.load_state_dict(ckpt["scheduler"])
-        monitor.load_state_dict(ckpt["monitor"])
-        tm.load_phase_state(ckpt.get("phase", {}))
-        history = list(ckpt["history"])
-        start_epoch = int(ckpt["epoch"]) + 1
-        set_rng_state(ckpt.get("rng", {}))
+        path = files.run_folder_of(resume)
     else:
-        run_path = new_run_dir(cfg.project, cfg.name) if rank0 else None
-        run_path = Path(fabric.broadcast(str(run_path) if run_path else None, src=0))
-    run = RunFolder(run_path, enabled=rank0)
-    log = TrainLogger(enabled=rank0 and not quiet,
-                      tensorboard_dir=run_path / "tensorboard" if cfg.tensorboard and rank0 else None)
-    run.write_text("config.yaml", _yaml(cfg))
-    _print_start(log, cfg, data, tm, run_path, flip_warning, resume is not None, start_epoch)
-    if tm.record:  # transfer: weights, blocks, what is frozen in which phase, feature cache
-        run.write_json("transfer.json", tm.record)
+        path = files.new_run_dir(cfg.project, cfg.name) if fabric.is_global_zero else None
+        path = Path(fabric.broadcast(str(path) if path else None, src=0))
+    return RunWriter(path, enabled=fabric.is_global_zero)
 
-    def checkpoint_state(epoch: int) -> dict[str, Any]:
-        return {"model": raw_model.state_dict(), "architecture": tm.architecture,
-                "class_names": data.class_names, "preprocessing": data.preprocessing.to_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
-                "monitor": monitor.state_dict(), "phase": tm.phase_state(), "epoch": epoch,
-                "history": history, "config": cfg.to_dict(), "rng": rng_state(),
-                "frozen": tm.frozen_summary()}
 
-    # --- the loop -----------------------------------------------------------------------------
-    stopped_early = False
-    status = "finished"
+def train_epochs(fabric, t: Training, run: RunWriter, log: TrainLogger) -> bool:
+    """The loop: train, validate, keep the best, stop early. Returns True when it stopped early.
+
+    A NaN loss or Ctrl-C leaves a metrics.json saying so (and the checkpoints of the last good
+    epoch) before the error goes on to the caller.
+    """
+    cfg, monitor = t.cfg, t.monitor
     try:
-        for epoch in range(start_epoch, cfg.epochs + 1):
-            if tm.start_epoch(epoch, optimizer, cfg):  # transfer: a new phase (e.g. unfreeze) begins
-                schedule = LRSchedule(optimizer, cfg.scheduler, cfg.epochs - epoch + 1, steps_per_epoch,
-                                      cfg.step_size, cfg.gamma, 0.0, cfg.plateau_patience, MONITORS[cfg.monitor])
-                log.print(f"epoch {epoch}: {tm.phase_message()}")
+        for epoch in range(t.start_epoch, cfg.epochs + 1):
+            if t.tm.start_epoch(epoch, t.optimizer, cfg):  # transfer: a new phase (e.g. unfreeze) begins
+                t.schedule = LRSchedule(t.optimizer, cfg.scheduler, cfg.epochs - epoch + 1, t.steps_per_epoch,
+                                        cfg.step_size, cfg.gamma, 0.0, cfg.plateau_patience, MONITORS[cfg.monitor])
+                log.print(f"epoch {epoch}: {t.tm.phase_message()}")
             torch.manual_seed(epoch_seed(cfg.seed, epoch, fabric.global_rank))
-            train_loader.set_epoch(epoch)
-            log.start_epoch(epoch, cfg.epochs, _batches_per_epoch(len(train_loader), cfg))
+            t.train_loader.set_epoch(epoch)
+            log.start_epoch(epoch, cfg.epochs, _batches_per_epoch(len(t.train_loader), cfg))
             start = time.perf_counter()
-            train_loss, train_acc, seen = train_one_epoch(fabric, model, train_loader, criterion, optimizer,
-                                                          schedule, cfg, epoch, log, tm.binary_output)
+            train_loss, train_acc, seen = train_one_epoch(fabric, t.model, t.train_loader, t.criterion, t.optimizer,
+                                                          t.schedule, cfg, epoch, log, t.tm.binary_output)
             seconds = time.perf_counter() - start
-            val_loss, val_acc = validate(fabric, model, val_loader, criterion, tm.binary_output)
+            val_loss, val_acc = validate(fabric, t.model, t.val_loader, t.criterion, t.tm.binary_output)
             row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-                   "val_acc": val_acc, "lr": schedule.lr, "seconds": seconds, "images_per_s": seen / seconds}
-            history.append(row)
+                   "val_acc": val_acc, "lr": t.schedule.lr, "seconds": seconds, "images_per_s": seen / seconds}
+            t.history.append(row)
             improved = monitor.update(row[cfg.monitor], epoch)
-            schedule.step_epoch(row[cfg.monitor])
-            if rank0:
-                state = checkpoint_state(epoch)
-                if improved:
-                    save_checkpoint(state, run_path / "best.pt")
-                    run._mark("best.pt")
-                save_checkpoint(state, run_path / "last.pt")  # last: what --resume continues from
-                run._mark("last.pt")
-            run.write_history(history)
-            run.write_curves(history, monitor.best_epoch)
+            t.schedule.step_epoch(row[cfg.monitor])
+            if run.enabled:
+                run.save_checkpoints(t.checkpoint_state(epoch), best=improved)
+            run.write_history(t.history, monitor.best_epoch)
             log.end_epoch(row, improved)
             if monitor.should_stop:
-                stopped_early = True
                 log.print(f"early stopping: {cfg.monitor} did not improve by more than {cfg.min_delta} "
                           f"for {cfg.patience} epochs (best {monitor.best:.4f} at epoch {monitor.best_epoch})")
-                break
+                return True
             fabric.barrier()
     except NonFiniteLossError as e:
-        status = "diverged"
-        run.write_json("metrics.json", {"status": status, "error": str(e), "epochs_completed": len(history)})
+        run.write_metrics({"status": "diverged", "error": str(e), "epochs_completed": len(t.history)})
         log.close()
         raise
     except KeyboardInterrupt:
-        status = "interrupted"
-        run.write_history(history)
-        run.write_json("metrics.json", {"status": status, "epochs_completed": len(history)})
-        log.print(f"[yellow]interrupted[/yellow]: {len(history)} epoch(s) saved in {run_path}; "
-                  f"continue with: cnnlab train --resume {run_path}")
+        run.write_history(t.history, curves=False)
+        run.write_metrics({"status": "interrupted", "epochs_completed": len(t.history)})
+        log.print(f"[yellow]interrupted[/yellow]: {len(t.history)} epoch(s) saved in {run.path}; "
+                  f"continue with: cnnlab train --resume {run.path}")
         log.close()
         raise
+    return False
 
-    # --- finish: best weights back, test metrics, metrics.json ---------------------------------
+
+def finish(fabric, t: Training, run: RunWriter, log: TrainLogger, stopped_early: bool) -> dict[str, Any]:
+    """Best weights back, the test split's loss and accuracy, metrics.json; returns the metrics."""
+    cfg, monitor, data, history = t.cfg, t.monitor, t.data, t.history
     fabric.barrier()  # rank 0 has written best.pt
     if cfg.restore_best and history and monitor.best_epoch not in (-1, history[-1]["epoch"]):
-        best = load_checkpoint(run_path / "best.pt", map_location=fabric.device)  # shared disk on every rank
-        raw_model.load_state_dict(best["model"])
-    metrics: dict[str, Any] = {"status": status, "best_epoch": monitor.best_epoch, cfg.monitor: monitor.best,
+        best = load_checkpoint(files.resolve_checkpoint_path(run.path), map_location=fabric.device)  # shared disk
+        t.raw_model.load_state_dict(best["model"])
+    metrics: dict[str, Any] = {"status": "finished", "best_epoch": monitor.best_epoch, cfg.monitor: monitor.best,
                                "epochs_completed": len(history), "stopped_early": stopped_early,
-                               "data": data.summary(), "parameters": tm.parameter_counts()}
+                               "data": data.summary(), "parameters": t.tm.parameter_counts()}
     if cfg.evaluate_test and data.test is not None:
         test_loader = data.loader("test", max(cfg.batch_size, 256), device=fabric.device,
                                   channels_last=cfg.channels_last, rank=fabric.global_rank, world_size=fabric.world_size)
-        test_loss, test_acc = validate(fabric, model, test_loader, criterion, tm.binary_output)
+        test_loss, test_acc = validate(fabric, t.model, test_loader, t.criterion, t.tm.binary_output)
         metrics.update(test_loss=test_loss, test_acc=test_acc)
         log.print(f"test: loss {test_loss:.4f}, accuracy {test_acc:.4f} ({len(data.test):,} images, "
                   f"weights of epoch {monitor.best_epoch if cfg.restore_best else len(history)})")
-    run.write_json("metrics.json", metrics)
-    if cfg.report and fabric.global_rank == 0:
-        from cnnlab.report.build import write_run_report
-
-        report = write_run_report(run_path)  # evaluation, Grad-CAM, feature maps; never fails the run
-        if report is not None:
-            log.print(f"report: {report}")
-    log.print(f"run folder: [bold]{run_path}[/bold]")
+    run.write_metrics(metrics)
+    log.print(f"run folder: [bold]{run.path}[/bold]")
     log.close()
-
-    rank_info = _gather_rank_info(fabric, raw_model, run)
-    return TrainResult(run_path, history, monitor.best_epoch, monitor.best, metrics, stopped_early,
-                       raw_model.cpu().eval(), data.class_names, cfg, rank_info)
+    return metrics
 
 
 def _optimizer_steps(batches: int, cfg: TrainConfig) -> int:
@@ -415,7 +451,7 @@ def _print_start(log: TrainLogger, cfg: TrainConfig, data: DataBundle, tm: Train
         log.print(f"continuing at epoch {start_epoch} of {cfg.epochs}")
 
 
-def _gather_rank_info(fabric, model: nn.Module, run: RunFolder) -> list[dict[str, Any]]:
+def _gather_rank_info(fabric, model: nn.Module, run: RunWriter) -> list[dict[str, Any]]:
     """Per rank: a checksum of the final weights and the files it wrote (for DDP checks)."""
     checksum = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().reshape(1)
     wrote = torch.tensor([float(len(run.written))], dtype=torch.float64)

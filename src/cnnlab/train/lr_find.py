@@ -16,9 +16,10 @@ from typing import Any
 import torch
 
 from cnnlab.data import load_data
+from cnnlab.run.data_settings import resolve_data_config
 from cnnlab.train.config import TrainConfig, merge_settings
 from cnnlab.train.losses import make_criterion
-from cnnlab.train.model_setup import build_training_model, resolve_data_config
+from cnnlab.train.model_setup import build_training_model
 from cnnlab.train.optim import build_optimizer
 
 

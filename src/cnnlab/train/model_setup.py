@@ -4,7 +4,6 @@ that the input fits, and (for transfer learning) load weights, freeze and unfree
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,28 +11,8 @@ import torch
 from torch import nn
 
 from cnnlab.data.bundle import DataBundle
-from cnnlab.settings import DataConfig
 from cnnlab.errors import ConfigError
 from cnnlab.train.config import TrainConfig
-
-
-def resolve_data_config(cfg: TrainConfig) -> DataConfig:
-    """The data settings with the model's needs filled in: a preset's natural input size when
-    none is given (a digit is upsampled for a 28×28 MNIST model), and the normalisation an
-    augmentation preset implies (the tutorial's Normalize(0.5, 0.5))."""
-    from cnnlab.models import model_info
-
-    d = dataclasses.replace(cfg.data)
-    info = model_info(cfg.model)
-    if d.image_size is None and info.input_size is not None and not info.flexible_input:
-        d.image_size = tuple(info.input_size)
-    if d.normalize == "dataset" and cfg.augmentation.normalize is not None:
-        d.normalize = cfg.augmentation.normalize
-    if cfg.transfer != "none" or cfg.weights is not None:
-        from cnnlab.train.transfer_setup import pretrained_data_needs
-
-        d = pretrained_data_needs(cfg, d)
-    return d
 
 
 @dataclass

@@ -19,7 +19,6 @@ checkpoint (multi-stage: its model minus its classifier becomes the backbone), o
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import warnings
@@ -31,61 +30,11 @@ from torch import nn
 
 from cnnlab.atomic import atomic_write
 from cnnlab.data.bundle import DataBundle
-from cnnlab.settings import DataConfig
 from cnnlab.errors import ConfigError, ModelError
 from cnnlab.models.transfer import TransferNet, apply_phase_freezing, parameter_counts
+from cnnlab.run.checkpoint import load_model
+from cnnlab.run.data_settings import weights_kind
 from cnnlab.train.config import TrainConfig
-
-
-def weights_kind(weights: str | None) -> str:
-    """"imagenet", "run" (a cnnlab run folder or checkpoint) or "file" (a state dict)."""
-    if weights in (None, "imagenet"):
-        return "imagenet"
-    path = Path(weights)
-    if path.is_dir():
-        return "run"
-    if not path.is_file():
-        raise ConfigError(f"weights: {weights!r} is not 'imagenet', a run folder or a weights file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        return "file"  # read_weights_file reports why it cannot be read
-    return "run" if isinstance(state, dict) and state.get("format") == "cnnlab-checkpoint" else "file"
-
-
-def pretrained_data_needs(cfg: TrainConfig, d: DataConfig) -> DataConfig:
-    """The data settings the starting weights need, where the user left the defaults.
-
-    ImageNet weights: three channels, the backbone's natural input size and the mean/std the
-    weights were trained with (EfficientNet-Lite0: 0.5/0.5, i.e. [-1, 1]; torchvision: ImageNet's).
-    A previous cnnlab run: its channels, input size and normalisation.
-    """
-    from cnnlab.models import model_info
-    from cnnlab.models.pretrained import imagenet_normalization
-
-    d = dataclasses.replace(d)
-    user = cfg.data  # what was asked for, before the model's defaults were filled in
-    if weights_kind(cfg.weights) == "run":
-        from cnnlab.train.checkpoint import load_checkpoint
-
-        pre = load_checkpoint(cfg.weights)["preprocessing"]
-        if user.channels not in (None, pre["channels"]):
-            raise ConfigError(f"data.channels: {user.channels}, but the model in {cfg.weights} reads "
-                              f"{pre['channels']}-channel images")
-        d.channels = pre["channels"]
-        d.image_size = tuple(user.image_size or pre["input_size"])
-        if user.normalize == "dataset":
-            d.normalize = [list(pre["mean"]), list(pre["std"])]
-        return d
-    if user.channels == 1:
-        raise ConfigError(f"data.channels: 1, but {cfg.model} pretrained weights read RGB images (use channels 3; "
-                          "grey images are repeated to three channels)")
-    d.channels = 3
-    d.image_size = tuple(user.image_size or model_info(cfg.model).input_size)
-    if user.normalize == "dataset" and cfg.augmentation.normalize is None:
-        mean, std = imagenet_normalization(cfg.model)
-        d.normalize = [list(mean), list(std)]
-    return d
 
 
 def _source_model(cfg: TrainConfig, smoke: bool) -> tuple[nn.Module, dict[str, Any], str]:
@@ -95,8 +44,6 @@ def _source_model(cfg: TrainConfig, smoke: bool) -> tuple[nn.Module, dict[str, A
 
     kind = weights_kind(cfg.weights)
     if kind == "run":
-        from cnnlab.train.checkpoint import load_model
-
         loaded = load_model(cfg.weights)
         return loaded.model.train(), loaded.architecture, f"cnnlab run {loaded.path}"
     arch = architecture_dict(cfg.model, **cfg.model_kwargs)

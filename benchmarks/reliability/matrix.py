@@ -72,9 +72,13 @@ class Cases:
 
 
 def _env() -> dict[str, str]:
+    """The child's environment: this cnnlab, and this harness (for `-m reliability.faulty_train`)."""
+    import cnnlab
+
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    src = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    src = str(Path(cnnlab.__file__).resolve().parents[1])
+    harness = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([src, harness, env.get("PYTHONPATH", "")])
     return env
 
 
@@ -103,7 +107,7 @@ TRAIN_ARGS = ["train", "--data", "digits", "--model", "mnist-tiny", "--batch-siz
 
 
 def _faulty(point: str, n: int, run: Path) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "cnnlab.reliability.faulty_train", point, str(n), "--", *TRAIN_ARGS,
+    cmd = [sys.executable, "-m", "reliability.faulty_train", point, str(n), "--", *TRAIN_ARGS,
            "--project", str(run.parent), "--name", run.name]
     return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
 
@@ -116,8 +120,8 @@ def _resume(run: Path) -> subprocess.CompletedProcess:
 def interruptions(workdir: Path, n: int = 20, seed: int = 0, workers: int = 2) -> Row:
     """SIGKILL at `n` random points (mid-batch, mid-evaluation, mid-checkpoint write), then resume:
     each resume must succeed and end with the weights and history of an uninterrupted run."""
-    from cnnlab.train.checkpoint import load_checkpoint
-    from cnnlab.train.runs import read_history
+    from cnnlab.run.checkpoint import load_checkpoint
+    from cnnlab.run.history import read_history
 
     start = time.perf_counter()
     workdir = Path(workdir)
@@ -176,8 +180,8 @@ def interruptions(workdir: Path, n: int = 20, seed: int = 0, workers: int = 2) -
 def disk_faults(workdir: Path) -> Row:
     """Checkpoint and file writes that fail (no space, read-only, permission) keep the old file."""
     from cnnlab.atomic import WriteError, atomic_write_text
+    from cnnlab.run.checkpoint import load_checkpoint, save_checkpoint
     from cnnlab.train import fit
-    from cnnlab.train.checkpoint import load_checkpoint, save_checkpoint
 
     start = time.perf_counter()
     workdir = Path(workdir)
@@ -197,7 +201,7 @@ def disk_faults(workdir: Path) -> Row:
                 def half_then_full(obj, f, *a, **kw):
                     f.write(b"x" * 100)
                     raise boom
-                patcher = mock.patch("cnnlab.train.checkpoint.torch.save", side_effect=half_then_full)
+                patcher = mock.patch("cnnlab.run.checkpoint.torch.save", side_effect=half_then_full)
             else:
                 patcher = patches[stage]
             try:
@@ -264,7 +268,7 @@ def bad_images(workdir: Path, fuzz_cases: int = 500, seed: int = 0) -> Row:
     """The bad-image corpus through scanning, prediction and decoding; random corruptions fuzzed."""
     from cnnlab.data import load_data
     from cnnlab.data.images import ImageLoadError, decode_image
-    from cnnlab.reliability.image_corpus import jpeg_bytes, make_class_folder, write_bad_images
+    from reliability.image_corpus import jpeg_bytes, make_class_folder, write_bad_images
 
     start = time.perf_counter()
     workdir = Path(workdir)
@@ -377,8 +381,8 @@ def bad_configs(workdir: Path) -> Row:
         cases.check(name, case)
     def class_mismatch() -> str | None:
         # A digits model (10 classes) evaluated on a two-class folder: refused, nothing written.
-        from cnnlab.reliability.image_corpus import make_class_folder
         from cnnlab.train import fit
+        from reliability.image_corpus import make_class_folder
 
         run = fit(data="digits", model="mnist-tiny", epochs=1, limit=200, project=workdir / "trained",
                   name="digits", quiet=True, report=False).run_dir
@@ -404,9 +408,8 @@ def numerics(workdir: Path) -> Row:
     The explosion is injected (the optimizer's learning rate multiplied as epoch 2 starts), since
     no valid schedule raises the rate that far; a rate that diverges from the start is the CLI case.
     """
-    from cnnlab.train import fit
-    from cnnlab.train import loop
-    from cnnlab.train.checkpoint import load_checkpoint
+    from cnnlab.run.checkpoint import load_checkpoint
+    from cnnlab.train import fit, loop
     from cnnlab.train.loop import NonFiniteLossError
 
     start = time.perf_counter()
@@ -465,8 +468,8 @@ class _Payload:
 def untrusted_files(workdir: Path) -> Row:
     """Malicious pickles, YAML tags that construct objects, path traversal: refused, nothing run."""
     from cnnlab.data.split import split_folder
-    from cnnlab.reliability.image_corpus import make_class_folder
     from cnnlab.train import load_model
+    from reliability.image_corpus import make_class_folder
 
     start = time.perf_counter()
     workdir = Path(workdir)
@@ -545,8 +548,8 @@ def untrusted_files(workdir: Path) -> Row:
 # --- the table ------------------------------------------------------------------------------------
 
 def webapp(workdir: Path) -> Row:
-    """The web-app row (cnnlab.reliability.webapp), imported when run."""
-    from cnnlab.reliability.webapp import webapp_abuse
+    """The web-app row (reliability.webapp), imported when run."""
+    from reliability.webapp import webapp_abuse
 
     return webapp_abuse(workdir)
 

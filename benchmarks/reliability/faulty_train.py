@@ -1,7 +1,7 @@
 """`cnnlab train` with a SIGKILL planted at a chosen point: a training batch, an evaluation batch,
 or a checkpoint write (after the temporary file is written, before the rename).
 
-    python -m cnnlab.reliability.faulty_train batch 37 -- train --data digits ...
+    python -m reliability.faulty_train batch 37 -- train --data digits ...
 
 The process kills itself with SIGKILL (no cleanup, no atexit, as the OOM killer or a pulled plug
 would) on the N-th occurrence of the point. Nothing here is imported by cnnlab itself.

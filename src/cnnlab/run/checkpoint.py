@@ -20,10 +20,10 @@ from torch import nn
 from cnnlab.atomic import atomic_write
 from cnnlab.data.transforms import Preprocessing
 from cnnlab.errors import CheckpointError
+from cnnlab.run.files import resolve_checkpoint_path
 
 FORMAT = "cnnlab-checkpoint"
 VERSION = 1
-CHECKPOINT_NAMES = ("best.pt", "last.pt")
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
@@ -54,21 +54,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: not a cnnlab checkpoint (no 'format: {FORMAT}' entry); "
                               "to start from plain weights use --weights")
     return state
-
-
-def resolve_checkpoint_path(path: str | Path, prefer: str = "best.pt") -> Path:
-    """A checkpoint file, or a run folder's `prefer` checkpoint (falling back to the other)."""
-    path = Path(path)
-    if path.is_dir():
-        names = [prefer] + [n for n in CHECKPOINT_NAMES if n != prefer]
-        for name in names:
-            if (path / name).is_file():
-                return path / name
-        raise CheckpointError(f"{path}: no checkpoint in this folder (expected {' or '.join(names)}); "
-                              "is it a cnnlab run folder?")
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such run folder or checkpoint file")
-    return path
 
 
 def rng_state() -> dict[str, Any]:
@@ -149,27 +134,3 @@ def state_dict_bytes(state: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
     torch.save(state, buf)
     return buf.getvalue()
-
-
-def run_data_config(loaded: LoadedModel):
-    """The data settings a model was trained on, resolved as training resolved them (a preset's
-    natural input size, a backbone's normalisation), so evaluation, explanations and the report
-    all see the run's own splits. From the config.yaml beside the checkpoint (the run folder's,
-    which a user may edit to point at moved data), else the config inside the checkpoint; a
-    `DataError` when neither exists."""
-    from cnnlab.errors import DataError
-    from cnnlab.train.config import config_from_dict, load_config
-    from cnnlab.train.model_setup import resolve_data_config
-
-    saved = loaded.checkpoint.get("config") if isinstance(loaded.checkpoint, dict) else None
-    # only beside a real checkpoint file (a model built in memory has no run folder)
-    on_disk = loaded.path is not None and Path(loaded.path).is_file()
-    config_file = Path(loaded.path).parent / "config.yaml" if on_disk else None
-    if config_file is not None and config_file.is_file():
-        cfg = load_config(config_file)
-    elif isinstance(saved, dict):
-        cfg = config_from_dict(saved, where=f"{loaded.path}: config")
-    else:
-        raise DataError(f"{loaded.path}: no config.yaml beside the checkpoint and no config inside it, so the "
-                        "run's data is unknown; pass the data explicitly (--data mnist, --data path/to/folder)")
-    return resolve_data_config(cfg)

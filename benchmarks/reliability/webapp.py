@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from cnnlab.reliability.matrix import Cases, Row
+from reliability.matrix import Cases, Row
 
 
 def _rss_mb() -> float:
@@ -48,7 +48,7 @@ def webapp_abuse(workdir: Path, requests: int = 200, clients: int = 8) -> Row:
     import httpx
 
     from cnnlab.inference import predict_proba
-    from cnnlab.reliability.image_corpus import write_bad_images
+    from reliability.image_corpus import write_bad_images
     from cnnlab.serve.loadtest import digit_pngs, load_test
     from cnnlab.serve.server import running_server
     from cnnlab.train import fit, load_model

@@ -1,0 +1,57 @@
+"""`train_and_report`: what `cnnlab train` does — fit, then evaluate, then the report.
+
+    from cnnlab.pipeline import train_and_report
+    result = train_and_report(data="digits", model="mnist-tiny", epochs=5)
+    result.run_dir / "report.html"
+
+`fit` stops at the run folder. The evaluation and the report then share one `Run`: the checkpoint
+is loaded once and the test split once, and the report shows the evaluation that just ran
+instead of computing the test metrics again by another path.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from cnnlab.errors import DataError
+from cnnlab.evaluate.evaluation import EvaluationResult, evaluate
+from cnnlab.report.build import build_report
+from cnnlab.run import Run
+from cnnlab.train.config import TrainConfig
+from cnnlab.train.loop import TrainResult, fit
+from cnnlab.train.progress import TrainLogger
+
+
+def train_and_report(config: TrainConfig | str | Path | None = None, *, resume: str | Path | None = None,
+                     quiet: bool = False, smoke: bool = False, **settings: Any) -> TrainResult:
+    """`fit` with the same arguments, then (unless the config says `report: false`) the run's
+    evaluation/ and report.html. A failure after training warns and never fails the run."""
+    result = fit(config, resume=resume, quiet=quiet, smoke=smoke, **settings)
+    if result.config.report and result.rank == 0:
+        report = evaluate_and_report(result.run_dir)
+        if report is not None:
+            TrainLogger(enabled=not quiet).print(f"report: {report}")
+    return result
+
+
+def evaluate_and_report(run: Run | str | Path) -> Path | None:
+    """Evaluate a finished run on its test split, then write its report.html from that evaluation.
+
+    Returns the report's path, or None (with a warning naming the cause) when it could not be
+    built: the run itself succeeded, and `cnnlab report RUN` rebuilds the report later.
+    """
+    try:
+        run = Run.open(run)
+        evaluation: EvaluationResult | None
+        try:
+            evaluation = evaluate(run)
+        except DataError:  # the run's data is not on this machine: the report says so
+            evaluation = None
+        return build_report(run, evaluation=evaluation)
+    except Exception as e:  # noqa: BLE001 - the run itself succeeded; the report is extra
+        where = run.folder if isinstance(run, Run) else run
+        warnings.warn(f"{where}: report.html not written ({type(e).__name__}: {e}); "
+                      f"rebuild it with: cnnlab report {where}", RuntimeWarning, stacklevel=2)
+        return None

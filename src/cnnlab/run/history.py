@@ -1,0 +1,60 @@
+"""A run's history: one row per epoch in history.csv, and the loss and accuracy curves drawn from it."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s"]
+
+
+def history_csv(history: list[dict[str, Any]]) -> str:
+    """The rows as CSV text, numbers to 6 significant digits."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+    w.writeheader()
+    for row in history:
+        w.writerow({k: _fmt(row.get(k)) for k in HISTORY_FIELDS})
+    return buf.getvalue()
+
+
+def read_history(path: str | Path) -> list[dict[str, Any]]:
+    """history.csv back as a list of dicts with numbers."""
+    with open(Path(path)) as f:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(f)]
+
+
+def plot_curves(history: list[dict[str, Any]], best_epoch: int | None = None) -> bytes:
+    """PNG bytes of two panels: loss and accuracy per epoch, train vs val."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, key, title in ((axes[0], "loss", "loss"), (axes[1], "acc", "accuracy")):
+        for split, style in (("train", "-o"), ("val", "-s")):
+            values = [r.get(f"{split}_{key}") for r in history]
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, style, markersize=3, label=split)
+        if best_epoch is not None and best_epoch in epochs:
+            ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best (epoch {best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _fmt(v: Any) -> Any:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "" if v is None else v

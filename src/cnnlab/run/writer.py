@@ -1,0 +1,87 @@
+"""What `fit` writes into its run folder, file by file.
+
+Every file is written atomically, and only by the process that owns the folder (rank 0): on the
+other ranks of a data-parallel run the writer is disabled and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cnnlab.atomic import atomic_write_bytes, atomic_write_text
+from cnnlab.run import files
+from cnnlab.run.checkpoint import save_checkpoint
+from cnnlab.run.data_settings import write_data_settings
+from cnnlab.run.history import history_csv, plot_curves
+from cnnlab.settings import DataConfig
+
+
+class RunWriter:
+    """Writes the files of one training run; a no-op on ranks other than 0 (`enabled=False`)."""
+
+    def __init__(self, path: Path, enabled: bool = True):
+        self.path = Path(path)
+        self.enabled = enabled
+        self.written: list[str] = []  # what this process wrote (tests check rank 1 writes nothing)
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / files.TENSORBOARD
+
+    def _mark(self, name: str) -> None:
+        if name not in self.written:
+            self.written.append(name)
+
+    def _text(self, name: str, text: str) -> None:
+        if self.enabled:
+            atomic_write_text(self.path / name, text)
+            self._mark(name)
+
+    def _json(self, name: str, data: Any) -> None:
+        self._text(name, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+    def write_config(self, yaml_text: str) -> None:
+        """config.yaml: the training settings, enough to re-run the run."""
+        self._text(files.CONFIG, yaml_text)
+
+    def write_data_settings(self, asked: DataConfig, resolved: DataConfig) -> None:
+        """data.yaml: the data settings as training resolved them, read back by every verb."""
+        if self.enabled:
+            write_data_settings(self.path / files.DATA_SETTINGS, asked, resolved)
+            self._mark(files.DATA_SETTINGS)
+
+    def write_transfer(self, record: dict[str, Any]) -> None:
+        """transfer.json: weights, blocks, what is frozen in which phase, feature cache."""
+        self._json(files.TRANSFER, record)
+
+    def save_checkpoints(self, state: dict[str, Any], best: bool) -> None:
+        """last.pt (what --resume continues from), and best.pt when this epoch improved."""
+        if not self.enabled:
+            return
+        names = (files.BEST, files.LAST) if best else (files.LAST,)
+        for name in names:
+            save_checkpoint(state, self.path / name)
+            self._mark(name)
+
+    def write_history(self, history: list[dict[str, Any]], best_epoch: int | None = None, curves: bool = True) -> None:
+        """history.csv, and curves.png drawn from it (when there is a row to draw)."""
+        if not self.enabled:
+            return
+        self._text(files.HISTORY, history_csv(history))
+        if curves and history:
+            atomic_write_bytes(self.path / files.CURVES, plot_curves(history, best_epoch))
+            self._mark(files.CURVES)
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        """metrics.json: the final numbers of training (or how it stopped)."""
+        self._json(files.METRICS, metrics)
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
