@@ -33,9 +33,10 @@ from cnnlab.train.allocator import keep_freed_memory
 from cnnlab.train.callbacks import MetricMonitor
 from cnnlab.train.config import MONITORS, TrainConfig, config_from_dict, load_config, merge_settings
 from cnnlab.train.losses import inverse_frequency_weights, make_criterion
-from cnnlab.train.model_setup import TrainingModel, build_training_model
+from cnnlab.train.model_setup import build_training_model
 from cnnlab.train.optim import LRSchedule, build_optimizer
 from cnnlab.train.progress import TrainLogger
+from cnnlab.train.training_model import TrainingModel
 
 
 class NonFiniteLossError(CnnlabError):

@@ -1,83 +1,16 @@
 """From a TrainConfig to the model being trained: build it from the registry, set dropout, check
-that the input fits, and (for transfer learning) load weights, freeze and unfreeze by phase.
+that the input fits, and (for transfer learning) hand over to `transfer_setup` for the weights
+and the phases.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-import torch
 from torch import nn
 
 from cnnlab.data.bundle import DataBundle
 from cnnlab.errors import ConfigError
 from cnnlab.train.config import TrainConfig
-
-
-@dataclass
-class TrainingModel:
-    """The model under training plus what the loop needs to know about it."""
-
-    model: nn.Module
-    architecture: dict[str, Any]
-    binary_output: bool = False
-    phases: list[dict[str, Any]] = field(default_factory=list)  # transfer: what trains when
-    phase_index: int = 0
-    backbone_lr_mult: float = 1.0
-    record: dict[str, Any] = field(default_factory=dict)  # transfer: weights, blocks, phases, feature cache
-
-    def param_groups(self, lr: float) -> list[dict[str, Any]]:
-        """Trainable parameters, in groups with their own learning rate where the phase asks."""
-        if self.phases or self.backbone_lr_mult != 1.0:
-            from cnnlab.models.transfer import param_groups
-
-            return param_groups(self.model, lr, self.backbone_lr_mult)
-        return [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
-
-    def start_epoch(self, epoch: int, optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> bool:
-        """Enter the phase that starts at `epoch`, if any; True when the optimizer changed."""
-        if not self.phases:
-            return False
-        from cnnlab.train.transfer_setup import enter_phase
-
-        for i, phase in enumerate(self.phases):
-            if phase["start_epoch"] == epoch and i != self.phase_index:
-                self.phase_index = i
-                enter_phase(self, phase, optimizer, cfg)
-                return True
-        return False
-
-    def phase_message(self) -> str:
-        if not self.phases:
-            return ""
-        p = self.phases[self.phase_index]
-        return f"phase '{p['name']}': {p['description']}"
-
-    def phase_state(self) -> dict[str, Any]:
-        return {"index": self.phase_index}
-
-    def load_phase_state(self, state: dict[str, Any]) -> None:
-        if self.phases and "index" in state and state["index"] != self.phase_index:
-            from cnnlab.models.transfer import apply_phase_freezing
-
-            self.phase_index = int(state["index"])
-            apply_phase_freezing(self, self.phases[self.phase_index])
-
-    def parameter_counts(self) -> dict[str, int]:
-        total = sum(p.numel() for p in self.model.parameters())
-        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-        return {"total": total, "trainable": trainable, "frozen": total - trainable}
-
-    def frozen_summary(self) -> dict[str, Any]:
-        """Which top-level blocks are frozen now, and per phase (recorded in checkpoints)."""
-        blocks = {}
-        for name, module in self.model.named_children():
-            params = list(module.parameters())
-            if params:
-                blocks[name] = "frozen" if not any(p.requires_grad for p in params) else "trainable"
-        return {"phase": self.phases[self.phase_index]["name"] if self.phases else "all",
-                "blocks": blocks, "phases": [{k: v for k, v in p.items() if k != "modules"} for p in self.phases]}
+from cnnlab.train.training_model import TrainingModel
 
 
 def set_dropout(model: nn.Module, rate: float) -> int:

@@ -31,10 +31,11 @@ from torch import nn
 from cnnlab.atomic import atomic_write
 from cnnlab.data.bundle import DataBundle
 from cnnlab.errors import ConfigError, ModelError
-from cnnlab.models.transfer import TransferNet, apply_phase_freezing, parameter_counts
+from cnnlab.models.transfer import TransferNet, parameter_counts
 from cnnlab.run.checkpoint import load_model
 from cnnlab.run.data_settings import weights_kind
 from cnnlab.train.config import TrainConfig
+from cnnlab.train.training_model import TrainingModel
 
 
 def _source_model(cfg: TrainConfig, smoke: bool) -> tuple[nn.Module, dict[str, Any], str]:
@@ -86,8 +87,6 @@ def _phases(cfg: TrainConfig, net: TransferNet) -> list[dict[str, Any]]:
 
 def build_transfer_model(cfg: TrainConfig, data: DataBundle, smoke: bool = False):
     """The TransferNet for this config and data, frozen for its first phase (a TrainingModel)."""
-    from cnnlab.train.model_setup import TrainingModel
-
     source, source_arch, origin = _source_model(cfg, smoke)
     net = TransferNet.from_model(source, data.num_classes, cfg.head, cfg.head_dropout)
     arch = {"name": f"transfer:{source_arch['name']}", "num_classes": data.num_classes,
@@ -98,17 +97,6 @@ def build_transfer_model(cfg: TrainConfig, data: DataBundle, smoke: bool = False
     tm.record = {"mode": cfg.transfer, "weights": origin, "backbone": source_arch["name"],
                  "feature_dim": net.feature_dim, "blocks": net.block_names(), "phases": phases}
     return tm
-
-
-def enter_phase(training_model, phase: dict[str, Any], optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> None:
-    """Freeze/unfreeze for `phase` and set the optimizer's rates: the head at the phase's lr, the
-    backbone at lr × backbone_lr_mult. `initial_lr` is reset too, because the loop builds a new
-    schedule for the phase and LambdaLR starts from it."""
-    apply_phase_freezing(training_model, phase)
-    for group in optimizer.param_groups:
-        lr = phase["lr"] * (cfg.backbone_lr_mult if group.get("name") == "backbone" else 1.0)
-        group["lr"] = lr
-        group["initial_lr"] = lr
 
 
 # --- extract-cached: features computed once, then reused ----------------------------------------
