@@ -2,7 +2,7 @@
 
     from cnnlab.pipeline import train_and_report
     result = train_and_report(data="digits", model="mnist-tiny", epochs=5)
-    result.run_dir / "report.html"
+    print(result.run_dir)                     # evaluation/ and report.html are in it
 
 `fit` stops at the run folder. The evaluation and the report then share one `Run`: the checkpoint
 is loaded once and the test split once, and the report shows the evaluation that just ran
