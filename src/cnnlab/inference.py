@@ -1,7 +1,7 @@
 """Class probabilities from a trained model: the one path that `predict`, evaluation, the web app
 and the report share, so an image is prepared exactly as in training everywhere.
 
-    from cnnlab.train import load_model
+    from cnnlab.run import load_model
     from cnnlab.inference import predict_proba, top_k
 
     loaded = load_model("runs/exp")
