@@ -197,20 +197,23 @@ class Training:
 
 
 def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool = False) -> TrainResult:
+    """One process's run, top to bottom: data, model and optimizer, the run folder, the epochs,
+    then the test split and metrics.json."""
     set_up_process(fabric, cfg)
     data = load_training_data(cfg, smoke)
     t = build_training(fabric, cfg, data, smoke)
+
     run = open_run_folder(fabric, cfg, resume)
     if resume is not None:
         t.resume_from(load_checkpoint(files.resume_checkpoint(run.path), map_location=fabric.device))
-    log = TrainLogger(enabled=fabric.is_global_zero and not quiet,
-                      tensorboard_dir=run.tensorboard_dir if cfg.tensorboard and fabric.is_global_zero else None)
     run.write_config(_yaml(cfg))
     run.write_data_settings(cfg.data, data.config)  # what every later verb loads
     if t.tm.record:  # transfer: weights, blocks, what is frozen in which phase, feature cache
         run.write_transfer(t.tm.record)
-    _print_start(log, cfg, data, t.tm, run.path, warn_if_flip_mislabels(cfg.augmentation, data.class_names, emit=False),
-                 resume is not None, t.start_epoch)
+    log = TrainLogger(enabled=fabric.is_global_zero and not quiet,
+                      tensorboard_dir=run.tensorboard_dir if cfg.tensorboard and fabric.is_global_zero else None)
+    flip_warning = warn_if_flip_mislabels(cfg.augmentation, data.class_names, emit=False)
+    _print_start(log, cfg, data, t.tm, run.path, flip_warning, resume is not None, t.start_epoch)
 
     stopped_early = train_epochs(fabric, t, run, log)
     metrics = finish(fabric, t, run, log, stopped_early)
