@@ -80,6 +80,10 @@ def evaluation_section(run: Run, evaluation=None) -> dict[str, Any]:
     from cnnlab.evaluate.evaluation import evaluate, output_files
 
     note = None
+    if evaluation is None and run.folder is None:  # a model in memory: nothing saved, nowhere to save
+        return {"note": "evaluation skipped: the model has no run folder", "metrics": {}, "averages": {},
+                "per_class_header": [], "per_class": [], "confusion": None, "top_losses": None,
+                "misclassified": None, "most_confused": []}
     files = evaluation.files if evaluation is not None else output_files(run.evaluation_dir)
     if evaluation is None and not files["metrics"].is_file():
         try:
