@@ -17,7 +17,7 @@ import cnnlab.data.augment_presets as preset_package
 import cnnlab.explain.methods as method_package
 from cnnlab.cli import app
 from cnnlab.data.transforms import Preprocessing
-from cnnlab.train.checkpoint import LoadedModel
+from cnnlab.run.checkpoint import LoadedModel
 
 TOY_METHOD = '''
 """A toy explain method: the image's brightness, as a test adds it."""
