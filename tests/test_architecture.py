@@ -32,6 +32,8 @@ STAGES = {
     "cnnlab.config_io": "foundation",   # YAML → typed dataclasses, declared settings
     "cnnlab.settings": "foundation",    # every setting, declared once (DataConfig, TrainConfig)
     "cnnlab.registries": "foundation",  # registries filled by importing a package's modules
+    "cnnlab.shapes": "foundation",      # the one input-size parser
+    "cnnlab.callable_package": "foundation",  # cnnlab.evaluate(...) and cnnlab.explain(...) as calls
     "cnnlab.data": "data",
     "cnnlab.models": "models",
     "cnnlab.scratch": "models",         # the NumPy engine: models of its own, with their training
@@ -54,14 +56,6 @@ LAZY_IMPORTS_ALLOWED: dict[tuple[str, str], str] = {
     ("cnnlab.settings", "cnnlab.data.augment"): _SETTINGS_AUGMENT,
     ("cnnlab.settings", "cnnlab.data"): _SETTINGS_AUGMENT + " (cnnlab.data is its package)",
 }
-
-# Temporary: imports that part B/C of issue 17 move or remove ("moved by part B/C"), left out of
-# both checks. The lead deletes each entry when merging the branch that removes the import.
-MOVED_BY_PART_B_OR_C: dict[tuple[str, str], str] = {
-    ("cnnlab.models.registry", "cnnlab.models.pretrained"): "moved by part B/C: registry.py and pretrained.py "
-                                                            "import each other (part C: the registry split)",
-}
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(SRC).with_suffix("").parts)
@@ -128,9 +122,8 @@ def known(module: str) -> str:
 
 
 def graph() -> dict[str, set[str]]:
-    """Module → the modules it imports (less the temporary allow-list)."""
-    return {m: {known(i) for i, _ in imports_of(m)} - {m} - {t for (f, t) in MOVED_BY_PART_B_OR_C if f == m}
-            for m in MODULES}
+    """Module → the modules it imports."""
+    return {m: {known(i) for i, _ in imports_of(m)} - {m} for m in MODULES}
 
 
 def upward_imports() -> list[str]:
@@ -144,7 +137,7 @@ def upward_imports() -> list[str]:
             for name in chain:
                 if STAGE_ORDER.index(stage_of(name)) <= mine:
                     continue
-                if (module, name) in LAZY_IMPORTS_ALLOWED or (module, name) in MOVED_BY_PART_B_OR_C:
+                if (module, name) in LAZY_IMPORTS_ALLOWED:
                     continue
                 problems.append(f"{MODULES[module].relative_to(SRC)}:{line}: {module} ({stage_of(module)}) "
                                 f"imports {name} ({stage_of(name)}), a later stage")
@@ -202,10 +195,10 @@ def test_no_import_cycles_between_modules():
 
 
 def test_allow_lists_hold_only_imports_that_exist():
-    """An allow-list entry whose import is gone is removed, so the lists only shrink."""
+    """An allow-list entry whose import is gone is removed, so the list only shrinks."""
     present = {(m, known(i)) for m in MODULES for i, _ in imports_of(m)}
     present |= {(m, p) for m, t in list(present) for p in [t.rsplit(".", k)[0] for k in range(1, t.count("."))]}
-    stale = [e for e in sorted(set(LAZY_IMPORTS_ALLOWED) | set(MOVED_BY_PART_B_OR_C)) if e not in present]
+    stale = [e for e in sorted(LAZY_IMPORTS_ALLOWED) if e not in present]
     assert not stale, f"allow-list entries for imports that no longer exist: {stale}"
 
 
