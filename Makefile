@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m cnnlab train --config recipes/digits-demo.yaml
+	$(PY) -m cnnlab train --config digits-demo
 
 test: $(STAMP)
 	$(PY) -m pytest

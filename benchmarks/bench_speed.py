@@ -7,7 +7,7 @@ Rows (each ours vs a reference written out below, measured in the same run):
     tutorial's own loop (DataLoader + PIL transforms).
  2. Keras-book MNIST convnet, RMSprop, batch 64: `cnnlab train` vs a plain PyTorch loop over
     in-memory tensors.
- 3. Time to 99.0 % MNIST test accuracy: cnnlab's fastest recipe (recipes/mnist-fast.yaml) vs
+ 3. Time to 99.0 % MNIST test accuracy: cnnlab's fastest recipe (the recipe mnist-fast) vs
     the Keras-book recipe (keras-mnist, RMSprop, 5 epochs, batch 64).
  4. Model FLOP utilisation of rows 2 and 3: training FLOP/s over the machine's large-GEMM FLOP/s.
  5. Inference: images/s and single-image latency (p50/p95), PyTorch vs ONNX Runtime.
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> dict:
     if 3 in rows or 4 in rows:
         keras, fast = side_by_side([
             ours_job(model="keras-mnist", optimizer="rmsprop", lr=1e-3, batch_size=64, epochs=5),
-            ours_job(config=None, **_settings(load_config(REPO / "recipes" / "mnist-fast.yaml")))], args.repeats)
+            ours_job(config=None, **_settings(load_config("mnist-fast")))], args.repeats)
         table.append(("3 time to 99.0% (Keras recipe vs mnist-fast)", keras, fast))
         results["row3"] = fast
 

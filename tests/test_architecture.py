@@ -34,6 +34,7 @@ STAGES = {
     "cnnlab.registries": "foundation",  # registries filled by importing a package's modules
     "cnnlab.shapes": "foundation",      # the one input-size parser
     "cnnlab.callable_package": "foundation",  # cnnlab.evaluate(...) and cnnlab.explain(...) as calls
+    "cnnlab.recipes": "foundation",     # the packaged training configs, found by name
     "cnnlab.data": "data",
     "cnnlab.models": "models",
     "cnnlab.scratch": "models",         # the NumPy engine: models of its own, with their training

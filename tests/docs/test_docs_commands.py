@@ -3,8 +3,8 @@
 Each line of a ```bash block in docs/*.md and README.md is one command (a trailing backslash
 joins the next line; lines starting with # are comments). The commands of one page run in
 order in one fresh folder, so `cnnlab evaluate runs/NAME` finds the run that
-`cnnlab train --name NAME` made a few lines before. The folder holds a link to `recipes/`,
-and `$CNNLAB_DATA` points at real MNIST; `cnnlab` and `python` are this checkout's.
+`cnnlab train --name NAME` made a few lines before. Recipes are named as a user names them
+(`--config keras-mnist`: they ship in the package), and `$CNNLAB_DATA` points at real MNIST; `cnnlab` and `python` are this checkout's.
 
 How a command is treated, from the comment at the end of its line in the doc:
 
@@ -43,6 +43,8 @@ from pathlib import Path
 import pytest
 import typer.main
 
+from cnnlab.recipes import recipe_names
+
 try:  # typer ≥ 0.2x carries its own copy of click; its exceptions are not the click package's
     from typer._click.core import Context
     from typer._click.exceptions import ClickException, NoSuchOption, UsageError
@@ -63,7 +65,7 @@ README_MARKERS = {
     "cnnlab predict runs/exp photos/": "needs: a photos/ folder and x.jpg",
     "torchrun": "needs: two nodes",
     "cnnlab train --data photos/": "needs: a photos/ folder",
-    "cnnlab train --config recipes/cifar10": "needs: CIFAR-10 and ResNet-18 ImageNet weights",
+    "cnnlab train --config cifar10": "needs: CIFAR-10 and ResNet-18 ImageNet weights",
     "cnnlab explain runs/exp digit.png": "needs: digit.png",
     "cnnlab serve": "needs: a person at a browser (it serves until Ctrl-C; tests/webapp drives it)",
     "cnnlab bench": "slow",  # minutes; tests/bench and tests/reliability run them smaller
@@ -253,7 +255,6 @@ def page_folders(tmp_path_factory, mnist_root):
     for page in PAGES:
         root = base / f"{page.parent.name}-{page.stem}"
         root.mkdir()
-        (root / "recipes").symlink_to(REPO / "recipes")
         folders[page] = PageFolder(root, env)
     return folders
 
@@ -318,24 +319,25 @@ def test_python_block_compiles_and_imports_exist(page, start, source):
             assert not missing, f"{page.name}:{node.lineno + start - 1}: {node.module} has no {missing}"
 
 
-RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
+RECIPES = recipe_names()
+# A page names a recipe as a user types it: `--config NAME`, fit("NAME"), or `NAME` in a table.
+# `recipes/NAME.yaml` is the spelling of a checkout before the recipes moved into the package.
+RECIPE_MENTION = r'(?:--config |fit\("|`|recipes/)({name})(?:\.yaml)?(?=[`"\s)]|$)'
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
+@pytest.mark.parametrize("recipe", RECIPES)
 def test_every_recipe_is_on_a_docs_page(recipe):
-    pages = [p.name for p in PAGES if p.parent.name == "docs" and f"recipes/{recipe.name}" in p.read_text()]
-    assert pages, f"recipes/{recipe.name} is not mentioned on any docs/*.md page; add it to the page of its workflow"
+    mention = re.compile(RECIPE_MENTION.format(name=re.escape(recipe)), re.M)
+    pages = [p.name for p in PAGES if p.parent.name == "docs" and mention.search(p.read_text())]
+    assert pages, f"recipe {recipe} is not named on any docs/*.md page; add it to the page of its workflow"
 
 
 def test_recipes_named_in_the_docs_exist():
-    named = {m for p in PAGES for m in re.findall(r"recipes/([\w.-]+\.yaml)", p.read_text())}
-    missing = sorted(n for n in named if not (REPO / "recipes" / n).is_file())
-    pending = {"catsdogs-vgg16-extract-cached.yaml", "catsdogs-vgg16-extract.yaml", "catsdogs-vgg16-finetune.yaml",
-               "cifar10-resnet18-extract.yaml", "cifar10-resnet18-finetune.yaml", "photos-effnet-extract-cached.yaml"}
-    unexpected = [n for n in missing if n not in pending]
-    assert not unexpected, f"the docs name recipes that do not exist: {unexpected}"
-    if missing:
-        pytest.skip(f"recipes of the transfer branch not merged yet: {missing}")
+    named = {m for p in PAGES for m in re.findall(r'(?:--config |fit\(")(?:recipes/)?([\w.-]+?)(?:\.yaml)?(?=["\s]|$)',
+                                                  p.read_text(), re.M)}
+    assert named, "the docs name no recipe"
+    missing = sorted(n for n in named if n not in RECIPES)
+    assert not missing, f"the docs name recipes that do not ship in cnnlab/recipes: {missing} (have: {RECIPES})"
 
 
 def test_readme_markers_are_markers():

@@ -1,14 +1,13 @@
 """Every recipe runs: a smoke run (one epoch of a few batches, stand-in images where the data
 is absent) so no recipe goes stale."""
 
-from pathlib import Path
-
 import pytest
 
+from cnnlab.recipes import get_recipe, recipe_names
 from cnnlab.train import fit
 from cnnlab.train.config import load_config
 
-RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
+RECIPES = [get_recipe(name).path for name in recipe_names()]
 # Transfer recipes run ImageNet-sized backbones (VGG16, ResNet-18, EfficientNet) at 150–224 px:
 # 30–70 s each on a shared CPU even as smoke runs, so they are in the slow set; the transfer
 # code path itself is smoke-tested fast in tests/transfer.

@@ -30,8 +30,11 @@ def config_from_dict(mapping: dict[str, Any], where: str = "config") -> TrainCon
 
 
 def load_config(path: str | Path, settings: dict[str, Any] | None = None) -> TrainConfig:
-    """Read a config.yaml (a recipe or a run's own) into a TrainConfig, with `settings` on top
-    (named as for `fit`); the config is built and checked once."""
+    """Read a config file (yours, a run's config.yaml, or a packaged recipe by name: "keras-mnist")
+    into a TrainConfig, with `settings` on top (named as for `fit`); built and checked once."""
+    from cnnlab.recipes import find_config
+
+    path = find_config(path)
     try:
         return with_settings(read_yaml(path), settings or {})
     except ConfigError as e:
