@@ -75,10 +75,12 @@ class DataConfig:
     resize: str = setting("stretch", "stretch, or crop (shorter side, then the centre)", option=False,
                           choices=("stretch", "crop"))
     val_fraction: float = setting(0.1, "Share of train held out for validation when the source has no "
-                                  "val split", option=False, ge=0, lt=1, expected="0 ≤ fraction < 1")
+                                  "val split (each class keeps at least one image there)", option=False, gt=0, lt=1,
+                                  expected="0 < fraction < 1")
     split: tuple[float, float, float] = setting(
         (0.8, 0.1, 0.1), "train/val/test ratios of a source that is one pool (digits, a folder of "
-        "classes)", option=False, parse=comma_list(float))
+        "classes); every class keeps at least one image in each split with a positive ratio", option=False,
+        parse=comma_list(float))
     seed: int = setting(0, "Seed of every split and subset (the same seed, the same split)",
                         flag="split_seed", group=DATA)
     classes: list[str] | None = setting(None, "Keep only these comma-separated class names, "
@@ -98,9 +100,10 @@ class DataConfig:
     def __post_init__(self) -> None:
         check_settings(self, "data")
         split = self.split
-        if len(split) != 3 or any(s < 0 for s in split) or split[0] <= 0 or abs(sum(split) - 1) > 1e-6:
+        if (len(split) != 3 or any(s < 0 for s in split) or split[0] <= 0 or split[1] <= 0
+                or abs(sum(split) - 1) > 1e-6):
             raise ConfigError(f"data.split: {list(split)} (expected three non-negative ratios "
-                              "train, val, test summing to 1, with train > 0)")
+                              "train, val, test summing to 1, with train > 0 and val > 0; test 0 means no test split)")
         if self.classes is not None and len(set(self.classes)) < 2:
             raise ConfigError(f"data.classes: {self.classes} (expected at least two different class names)")
 

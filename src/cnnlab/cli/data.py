@@ -111,6 +111,8 @@ def split(
     src: Path = typer.Argument(..., help="Big folder: class sub-folders, or files named like cat.12.jpg"),
     dst: Path = typer.Argument(..., help="New folder to create with train/validation/test"),
     per_class: Optional[str] = typer.Option(None, "--per-class", help="Images per class for each split"),
+    ratio: Optional[str] = typer.Option(None, "--ratio", help="Instead of --per-class: each class's share per "
+                                        "split, e.g. 0.8,0.1,0.1 (every class in every split)"),
     split_names: Optional[str] = typer.Option(None, "--splits", help="Split folder names"),
     classes: Optional[str] = typer.Option(None, "--classes", help="Only these comma-separated classes"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random choice"),
@@ -118,10 +120,14 @@ def split(
     """Copy a small train/validation/test subset of a big labelled folder (the Keras book's 2,000 images)."""
     from cnnlab.config_io import comma_list
     from cnnlab.data.split import split_folder
+    from cnnlab.errors import ConfigError
 
     given = {"per_class": comma_list(int)(per_class, "--per-class") if per_class else None,
+             "ratio": comma_list(float)(ratio, "--ratio") if ratio else None,
              "split_names": comma_list(str)(split_names, "--splits") if split_names else None,
              "classes": comma_list(str)(classes, "--classes") if classes else None, "seed": seed}
+    if per_class and ratio:
+        raise ConfigError("--per-class and --ratio: give one of them (counts per class, or shares of each class)")
     counts = split_folder(src, dst, **{k: v for k, v in given.items() if v is not None})
     for name, per in counts.items():
         console.print(f"{dst / name}: " + ", ".join(f"{c} {n}" for c, n in per.items()))

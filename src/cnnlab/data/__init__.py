@@ -7,7 +7,8 @@ previews and statistics.
     for x, y in data.loader("train", 64, augment=resolve_augment("light")):
         ...
 
-The rest is importable from its module: `bundle` (DataConfig, DataBundle, stratified_split),
+The rest is importable from its module: `bundle` (DataConfig, DataBundle),
+`stratify` (stratified_split, stratified_subset),
 `augment` (Augment, resolve_augment, AUGMENT_PRESETS), `transforms` (Preprocessing),
 `folders`, `images`, `loaders`, `sources`, `split`, `preview`, `stats`.
 """

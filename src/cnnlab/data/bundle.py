@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,6 +14,7 @@ from cnnlab.data.folders import (SkippedFile, decode_files, default_channels, de
                                  scan_folder)
 from cnnlab.data.loaders import BatchLoader, Split
 from cnnlab.data.sources import BUILTIN_SOURCES, resolve_data_root
+from cnnlab.data.stratify import stratified_split, stratified_subset
 from cnnlab.data.transforms import (Preprocessing, compute_mean_std, convert_channels, match_channels,
                                     normalization_values, resize_uint8)
 from cnnlab.errors import ConfigError, DataError
@@ -79,29 +79,6 @@ class DataBundle:
                 "skipped_files": len(self.skipped)}
 
 
-def stratified_split(labels: torch.Tensor, fractions: Sequence[float], seed: int) -> list[torch.Tensor]:
-    """Split indices by class so each part keeps the class proportions (seeded, deterministic).
-
-    Parts with a positive fraction get at least one image of every class that has enough.
-    """
-    g = torch.Generator().manual_seed(seed)
-    parts: list[list[torch.Tensor]] = [[] for _ in fractions]
-    for c in torch.unique(labels).tolist():
-        idx = (labels == c).nonzero().flatten()
-        idx = idx[torch.randperm(len(idx), generator=g)]
-        n = len(idx)
-        counts = [int(math.floor(f * n)) for f in fractions]
-        for i in range(1, len(fractions)):  # small classes: one each for val/test before train
-            if fractions[i] > 0 and counts[i] == 0 and n - sum(counts) > 1:
-                counts[i] = 1
-        counts[0] = n - sum(counts[1:])
-        start = 0
-        for i, k in enumerate(counts):
-            parts[i].append(idx[start:start + k])
-            start += k
-    return [torch.cat(p).sort().values if p else torch.zeros(0, dtype=torch.long) for p in parts]
-
-
 def _subset_per_class(split: Split, per_class: int, seed: int) -> Split:
     g = torch.Generator().manual_seed(seed + 17)
     keep = []
@@ -111,13 +88,11 @@ def _subset_per_class(split: Split, per_class: int, seed: int) -> Split:
     return split.subset(torch.cat(keep).sort().values)
 
 
-def _subset_limit(split: Split, limit: int, seed: int) -> Split:
+def _subset_limit(split: Split, limit: int, seed: int, name: str) -> Split:
+    """At most `limit` images of a split, stratified: every class kept, in proportion."""
     if len(split) <= limit:
         return split
-    (keep,) = stratified_split(split.labels, [limit / len(split)], seed + 29)[:1]
-    if len(keep) > limit:
-        keep = keep[torch.randperm(len(keep), generator=torch.Generator().manual_seed(seed))[:limit]].sort().values
-    return split.subset(keep)
+    return split.subset(stratified_subset(split.labels, limit, seed + 29, what=f"limit ({name} split)"))
 
 
 def _select_classes(splits: dict[str, Split], class_names: list[str], wanted: list[str], where: str
@@ -140,13 +115,15 @@ def _select_classes(splits: dict[str, Split], class_names: list[str], wanted: li
 def _load_builtin(cfg: DataConfig) -> tuple[str, list[str], dict[str, Split], list[SkippedFile]]:
     raw = BUILTIN_SOURCES[cfg.source](resolve_data_root(cfg.data_root), cfg.download)
     pool = Split(raw.train_labels, raw.train_images)
+    names = [f"{raw.name} class {c!r}" for c in raw.class_names]
     if raw.test_images is None:  # one pool (digits): split by ratio
-        tr, va, te = stratified_split(pool.labels, cfg.split, cfg.seed)
+        tr, va, te = stratified_split(pool.labels, cfg.split, cfg.seed, class_names=names)
         splits = {"train": pool.subset(tr), "val": pool.subset(va)}
         if len(te):
             splits["test"] = pool.subset(te)
     else:
-        tr, va = stratified_split(pool.labels, [1 - cfg.val_fraction, cfg.val_fraction], cfg.seed)
+        tr, va = stratified_split(pool.labels, [1 - cfg.val_fraction, cfg.val_fraction], cfg.seed,
+                                  class_names=names)
         splits = {"train": pool.subset(tr), "val": pool.subset(va),
                   "test": Split(raw.test_labels, raw.test_images)}
     return raw.name, raw.class_names, splits, []
@@ -182,13 +159,15 @@ def _load_folder(cfg: DataConfig) -> tuple[str, list[str], dict[str, Split], lis
         splits[name] = split
     if not scan.presplit:
         pool = splits.pop("all")
-        tr, va, te = stratified_split(pool.labels, cfg.split, cfg.seed)
+        tr, va, te = stratified_split(pool.labels, cfg.split, cfg.seed,
+                                      class_names=[str(scan.root / c) for c in scan.class_names])
         splits = {"train": pool.subset(tr), "val": pool.subset(va)}
         if len(te):
             splits["test"] = pool.subset(te)
     elif "val" not in splits:
         pool = splits["train"]
-        tr, va = stratified_split(pool.labels, [1 - cfg.val_fraction, cfg.val_fraction], cfg.seed)
+        tr, va = stratified_split(pool.labels, [1 - cfg.val_fraction, cfg.val_fraction], cfg.seed,
+                                  class_names=[str(scan.root / "train" / c) for c in scan.class_names])
         splits["train"], splits["val"] = pool.subset(tr), pool.subset(va)
     return Path(cfg.source).name, scan.class_names, splits, skipped, channels, size
 
@@ -227,7 +206,7 @@ def load_data(source: str | Path | DataConfig = "digits", **options: Any) -> Dat
     if cfg.per_class is not None:
         splits["train"] = _subset_per_class(splits["train"], cfg.per_class, cfg.seed)
     if cfg.limit is not None:
-        splits = {k: _subset_limit(s, cfg.limit, cfg.seed) for k, s in splits.items()}
+        splits = {k: _subset_limit(s, cfg.limit, cfg.seed, k) for k, s in splits.items()}
 
     for s in splits.values():  # in-memory images: convert channels and resize once, up front
         if s.images is not None:
