@@ -71,7 +71,7 @@ def preview_augmented(data: DataBundle, path: str | Path, augment: Augment, inde
     s = data.split(split)
     img = s.uint8_images(torch.tensor([index]), data.preprocessing).float() / 255.0
     g = torch.Generator().manual_seed(seed)
-    versions = augment_batch(img.repeat(n, 1, 1, 1), augment, g)
+    versions = augment_batch(img.repeat(n, 1, 1, 1), augment, g, policy_group=1)  # each its own policy draw
     images = torch.cat([img, versions])
     label = data.class_names[int(s.labels[index])]
     titles = [f"original ({label})"] + [f"augmented {i + 1}" for i in range(n)]
