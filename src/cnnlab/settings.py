@@ -147,6 +147,11 @@ class TrainConfig:
                               ge=1, expected="a whole number ≥ 1")
     augment: str | dict[str, Any] = setting("none", "Augmentation preset (listed below), or a mapping of "
                                             "fields in a config file", group=OPTIMISATION)
+    mixup: float = setting(0.0, "MixUp alpha: blend image pairs and their labels (torchvision v2 MixUp; "
+                           "0 off, 0.2 usual)", group=OPTIMISATION, ge=0, expected="an alpha ≥ 0")
+    cutmix: float = setting(0.0, "CutMix alpha: paste a box of another image, labels mixed by area "
+                            "(torchvision v2 CutMix; 0 off, 1.0 usual); with --mixup, one of the two per batch",
+                            group=OPTIMISATION, ge=0, expected="an alpha ≥ 0")
     class_weights: str | list[float] | None = setting(
         None, "auto (inverse class frequency), or one weight per class", group=OPTIMISATION,
         parse=_class_weights, shown_default="equal weights")
@@ -231,6 +236,9 @@ class TrainConfig:
         if self.transfer == "extract-cached" and not augmentation.is_identity:
             raise ConfigError(f"augment: {self.augment!r} cannot be used with transfer 'extract-cached' (the features "
                               "are computed once, so no augmentation is possible); use transfer 'extract' to augment")
+        if self.transfer == "extract-cached" and (self.mixup > 0 or self.cutmix > 0):
+            raise ConfigError(f"mixup/cutmix: {self.mixup}/{self.cutmix} cannot be used with transfer 'extract-cached' "
+                              "(the head trains on cached features, not images); use transfer 'extract' to mix images")
 
     @property
     def augmentation(self):

@@ -37,7 +37,8 @@ def print_skipped(skipped) -> None:
 
 @data_app.command("preview", cls=help_from("cnnlab.data.preview:preview_batch", "cnnlab.data.preview:preview_augmented",
                                            labels=("", "--augmented"), epilog=augment_presets))
-@takes_settings(["data", "data_root", "download", "image_size", "channels", "normalize", "split_seed"], **DATA_OPTIONS)
+@takes_settings(["data", "data_root", "download", "image_size", "channels", "normalize", "split_seed", "mixup",
+                 "cutmix"], **DATA_OPTIONS)
 def preview(
     out: Path = typer.Option(Path("runs/preview.png"), "--out", "-o", help="PNG file to write"),
     split: Optional[str] = typer.Option(None, "--split", help="train, val or test"),
@@ -51,19 +52,22 @@ def preview(
     """Write a PNG grid of a batch with labels (or one image beside its augmentations)."""
     from cnnlab.data import load_data
     from cnnlab.data.augment import resolve_augment, warn_if_flip_mislabels
+    from cnnlab.data.mixing import batch_mixer
     from cnnlab.data.preview import preview_augmented, preview_batch
 
+    mixing = {k: settings.pop(k) for k in ("mixup", "cutmix") if k in settings}
     bundle = load_data(**data_fields(settings))
+    mixer = batch_mixer(bundle.num_classes, mixing.get("mixup", 0.0), mixing.get("cutmix", 0.0))
     aug = resolve_augment(augment or ("light" if augmented else None))
     msg = warn_if_flip_mislabels(aug, bundle.class_names, emit=False)
     if msg:
         console.print(f"[yellow]warning:[/yellow] {msg}")
     given = {k: v for k, v in {"split": split, "n": n}.items() if v is not None}
     if augmented:
-        path = preview_augmented(bundle, out, aug, seed=bundle.config.seed,
+        path = preview_augmented(bundle, out, aug, seed=bundle.config.seed, mixer=mixer,
                                  **given, **({"index": index} if index is not None else {}))
     else:
-        path = preview_batch(bundle, out, augment=aug, seed=bundle.config.seed, **given)
+        path = preview_batch(bundle, out, augment=aug, seed=bundle.config.seed, mixer=mixer, **given)
     print_skipped(bundle.skipped)
     console.print(f"{bundle.name}: {bundle.summary()['splits']} images, classes {bundle.class_names}")
     console.print(f"preview written to [bold]{path}[/bold]")

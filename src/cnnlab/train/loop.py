@@ -24,6 +24,7 @@ from torch import nn
 from cnnlab.data import load_data
 from cnnlab.data.augment import warn_if_flip_mislabels
 from cnnlab.data.bundle import DataBundle
+from cnnlab.data.mixing import BatchMixer, batch_mixer
 from cnnlab.errors import CnnlabError, ConfigError, DataError
 from cnnlab.run import files
 from cnnlab.run.checkpoint import load_checkpoint, load_model, rng_state, set_rng_state
@@ -172,6 +173,7 @@ class Training:
     train_loader: Any
     val_loader: Any
     steps_per_epoch: int
+    mixer: BatchMixer | None = None  # --mixup / --cutmix: soft targets in the training loss
     history: list[dict[str, Any]] = field(default_factory=list)
     start_epoch: int = 1
 
@@ -183,6 +185,10 @@ class Training:
                 "monitor": self.monitor.state_dict(), "phase": self.tm.phase_state(), "epoch": epoch,
                 "history": self.history, "config": self.cfg.to_dict(), "rng": rng_state(),
                 "frozen": self.tm.frozen_summary()}
+
+    def notes(self) -> list[str]:
+        """One line for each training-time addition the run uses (printed at the start)."""
+        return [f"mixing: {self.mixer.describe()}"] if self.mixer is not None else []
 
     def resume_from(self, ckpt: dict[str, Any]) -> None:
         """Continue where a checkpoint stopped: weights, optimizer, schedule, phase, history, RNG."""
@@ -214,6 +220,8 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
                       tensorboard_dir=run.tensorboard_dir if cfg.tensorboard and fabric.is_global_zero else None)
     flip_warning = warn_if_flip_mislabels(cfg.augmentation, data.class_names, emit=False)
     _print_start(log, cfg, data, t.tm, run.path, flip_warning, resume is not None, t.start_epoch)
+    for note in t.notes():
+        log.print(note, highlight=False)
 
     stopped_early = train_epochs(fabric, t, run, log)
     metrics = finish(fabric, t, run, log, stopped_early)
@@ -258,8 +266,9 @@ def build_training(fabric, cfg: TrainConfig, data: DataBundle, smoke: bool = Fal
     model, optimizer = fabric.setup(model, optimizer)
     if cfg.compile:
         model = torch.compile(model)
+    mixer = batch_mixer(data.num_classes, cfg.mixup, cfg.cutmix)
     return Training(cfg, data, tm, model, raw_model, criterion, optimizer, schedule, monitor, train_loader,
-                    val_loader, steps_per_epoch)
+                    val_loader, steps_per_epoch, mixer)
 
 
 def open_run_folder(fabric, cfg: TrainConfig, resume: str | Path | None) -> RunWriter:
@@ -290,7 +299,7 @@ def train_epochs(fabric, t: Training, run: RunWriter, log: TrainLogger) -> bool:
             log.start_epoch(epoch, cfg.epochs, _batches_per_epoch(len(t.train_loader), cfg))
             start = time.perf_counter()
             train_loss, train_acc, seen = train_one_epoch(fabric, t.model, t.train_loader, t.criterion, t.optimizer,
-                                                          t.schedule, cfg, epoch, log, t.tm.binary_output)
+                                                          t.schedule, cfg, epoch, log, t.tm.binary_output, t.mixer)
             seconds = time.perf_counter() - start
             val_loss, val_acc = validate(fabric, t.model, t.val_loader, t.criterion, t.tm.binary_output)
             row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
@@ -354,8 +363,12 @@ def _batches_per_epoch(batches: int, cfg: TrainConfig) -> int:
 
 def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torch.optim.Optimizer,
                     schedule: LRSchedule, cfg: TrainConfig, epoch: int, log: TrainLogger,
-                    binary: bool) -> tuple[float, float, int]:
-    """One pass over the training batches; returns mean loss, accuracy and images seen (all ranks)."""
+                    binary: bool, mixer: BatchMixer | None = None) -> tuple[float, float, int]:
+    """One pass over the training batches; returns mean loss, accuracy and images seen (all ranks).
+
+    With a `mixer` (MixUp/CutMix) the loss takes the soft targets and the accuracy counts a
+    prediction right when it is the class with the largest share of the mixed image.
+    """
     model.train()
     total_loss = torch.zeros((), device=fabric.device, dtype=torch.float64)
     correct = torch.zeros((), device=fabric.device, dtype=torch.long)
@@ -368,9 +381,14 @@ def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torc
         if step > n_batches:
             break
         accumulating = step % cfg.accumulate != 0 and step != n_batches
+        target = y
+        if mixer is not None:
+            x, soft = mixer(x, y)
+            target = soft[:, 1] if binary else soft  # one logit: the target is P(class 1)
+            y = soft.argmax(1)
         with fabric.no_backward_sync(model, enabled=accumulating and fabric.world_size > 1):
             logits = model(x)
-            loss = criterion(logits, y)
+            loss = criterion(logits, target)
             fabric.backward(loss / cfg.accumulate)
         with torch.no_grad():
             total_loss.add_(loss.detach(), alpha=len(y))  # float64 running sum, one op
