@@ -152,6 +152,10 @@ class TrainConfig:
     cutmix: float = setting(0.0, "CutMix alpha: paste a box of another image, labels mixed by area "
                             "(torchvision v2 CutMix; 0 off, 1.0 usual); with --mixup, one of the two per batch",
                             group=OPTIMISATION, ge=0, expected="an alpha ≥ 0")
+    ema: bool = setting(False, "Keep a moving average of the weights (timm ModelEmaV3) and validate, save and "
+                        "test it instead of the live weights", group=OPTIMISATION)
+    ema_decay: float = setting(0.9998, "--ema: largest decay per optimizer step (it warms up from 0: "
+                               "1 − (1 + step)^(−2/3))", group=OPTIMISATION, gt=0, lt=1, expected="0 < decay < 1")
     class_weights: str | list[float] | None = setting(
         None, "auto (inverse class frequency), or one weight per class", group=OPTIMISATION,
         parse=_class_weights, shown_default="equal weights")

@@ -32,6 +32,7 @@ from cnnlab.run.data_settings import resolve_data_config
 from cnnlab.run.writer import RunWriter
 from cnnlab.train.allocator import keep_freed_memory
 from cnnlab.train.callbacks import MetricMonitor
+from cnnlab.train.ema import WeightEma
 from cnnlab.train.config import MONITORS, TrainConfig, config_from_dict, load_config, merge_settings
 from cnnlab.train.losses import inverse_frequency_weights, make_criterion
 from cnnlab.train.model_setup import build_training_model
@@ -174,25 +175,47 @@ class Training:
     val_loader: Any
     steps_per_epoch: int
     mixer: BatchMixer | None = None  # --mixup / --cutmix: soft targets in the training loss
+    ema: WeightEma | None = None     # --ema: the averaged weights are validated, saved and tested
     history: list[dict[str, Any]] = field(default_factory=list)
     start_epoch: int = 1
 
+    @property
+    def eval_model(self) -> nn.Module:
+        """The model that is validated, kept as best and tested: the weight average with --ema."""
+        return self.ema.module if self.ema is not None else self.model
+
     def checkpoint_state(self, epoch: int) -> dict[str, Any]:
-        """Everything --resume needs, and what a checkpoint needs to predict on its own."""
-        return {"model": self.raw_model.state_dict(), "architecture": self.tm.architecture,
+        """Everything --resume needs, and what a checkpoint needs to predict on its own.
+
+        With --ema, `model` is the averaged model (what every later verb loads) and the live
+        weights travel as `live_model` for --resume.
+        """
+        extra = {} if self.ema is None else {"live_model": self.raw_model.state_dict(), "ema": self.ema.state_dict()}
+        return {"model": self.eval_model_weights(), **extra, "architecture": self.tm.architecture,
                 "class_names": self.data.class_names, "preprocessing": self.data.preprocessing.to_dict(),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.schedule.state_dict(),
                 "monitor": self.monitor.state_dict(), "phase": self.tm.phase_state(), "epoch": epoch,
                 "history": self.history, "config": self.cfg.to_dict(), "rng": rng_state(),
                 "frozen": self.tm.frozen_summary()}
 
+    def eval_model_weights(self) -> dict[str, torch.Tensor]:
+        return (self.ema.module if self.ema is not None else self.raw_model).state_dict()
+
     def notes(self) -> list[str]:
         """One line for each training-time addition the run uses (printed at the start)."""
-        return [f"mixing: {self.mixer.describe()}"] if self.mixer is not None else []
+        return ([f"mixing: {self.mixer.describe()}"] if self.mixer is not None else []) + \
+               ([f"averaging: {self.ema.describe()}"] if self.ema is not None else [])
 
     def resume_from(self, ckpt: dict[str, Any]) -> None:
         """Continue where a checkpoint stopped: weights, optimizer, schedule, phase, history, RNG."""
-        self.raw_model.load_state_dict(ckpt["model"])
+        if self.ema is not None and "live_model" not in ckpt:
+            raise ConfigError("ema: true, but the checkpoint to resume holds no weight average (the run was "
+                              "trained without --ema); resume it without --ema")
+        if self.ema is None and "live_model" in ckpt:
+            raise ConfigError("ema: false, but the checkpoint to resume was trained with --ema; resume it with --ema")
+        self.raw_model.load_state_dict(ckpt["live_model"] if self.ema is not None else ckpt["model"])
+        if self.ema is not None:
+            self.ema.load_state_dict(ckpt["model"], ckpt.get("ema", {}))
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.schedule.load_state_dict(ckpt["scheduler"])
         self.monitor.load_state_dict(ckpt["monitor"])
@@ -267,8 +290,9 @@ def build_training(fabric, cfg: TrainConfig, data: DataBundle, smoke: bool = Fal
     if cfg.compile:
         model = torch.compile(model)
     mixer = batch_mixer(data.num_classes, cfg.mixup, cfg.cutmix)
+    ema = WeightEma(raw_model, cfg.ema_decay) if cfg.ema else None  # a copy of the weights, on their device
     return Training(cfg, data, tm, model, raw_model, criterion, optimizer, schedule, monitor, train_loader,
-                    val_loader, steps_per_epoch, mixer)
+                    val_loader, steps_per_epoch, mixer, ema)
 
 
 def open_run_folder(fabric, cfg: TrainConfig, resume: str | Path | None) -> RunWriter:
@@ -299,9 +323,10 @@ def train_epochs(fabric, t: Training, run: RunWriter, log: TrainLogger) -> bool:
             log.start_epoch(epoch, cfg.epochs, _batches_per_epoch(len(t.train_loader), cfg))
             start = time.perf_counter()
             train_loss, train_acc, seen = train_one_epoch(fabric, t.model, t.train_loader, t.criterion, t.optimizer,
-                                                          t.schedule, cfg, epoch, log, t.tm.binary_output, t.mixer)
+                                                          t.schedule, cfg, epoch, log, t.tm.binary_output, t.mixer,
+                                                          t.ema)
             seconds = time.perf_counter() - start
-            val_loss, val_acc = validate(fabric, t.model, t.val_loader, t.criterion, t.tm.binary_output)
+            val_loss, val_acc = validate(fabric, t.eval_model, t.val_loader, t.criterion, t.tm.binary_output)
             row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
                    "val_acc": val_acc, "lr": t.schedule.lr, "seconds": seconds, "images_per_s": seen / seconds}
             t.history.append(row)
@@ -334,19 +359,24 @@ def finish(fabric, t: Training, run: RunWriter, log: TrainLogger, stopped_early:
     """Best weights back, the test split's loss and accuracy, metrics.json; returns the metrics."""
     cfg, monitor, data, history = t.cfg, t.monitor, t.data, t.history
     fabric.barrier()  # rank 0 has written best.pt
+    if t.ema is not None:  # from here on the run's model is the weight average (as its checkpoints are)
+        t.raw_model.load_state_dict(t.ema.module.state_dict())
     if cfg.restore_best and history and monitor.best_epoch not in (-1, history[-1]["epoch"]):
         best = load_checkpoint(files.resolve_checkpoint_path(run.path), map_location=fabric.device)  # shared disk
         t.raw_model.load_state_dict(best["model"])
     metrics: dict[str, Any] = {"status": "finished", "best_epoch": monitor.best_epoch, cfg.monitor: monitor.best,
                                "epochs_completed": len(history), "stopped_early": stopped_early,
                                "data": data.summary(), "parameters": t.tm.parameter_counts()}
+    if t.ema is not None:
+        metrics["weights"] = {"ema": True, "decay_cap": cfg.ema_decay, "last_decay": t.ema.decay, "steps": t.ema.steps}
     if cfg.evaluate_test and data.test is not None:
         test_loader = data.loader("test", max(cfg.batch_size, 256), device=fabric.device,
                                   channels_last=cfg.channels_last, rank=fabric.global_rank, world_size=fabric.world_size)
         test_loss, test_acc = validate(fabric, t.model, test_loader, t.criterion, t.tm.binary_output)
         metrics.update(test_loss=test_loss, test_acc=test_acc)
         log.print(f"test: loss {test_loss:.4f}, accuracy {test_acc:.4f} ({len(data.test):,} images, "
-                  f"weights of epoch {monitor.best_epoch if cfg.restore_best else len(history)})")
+                  f"{'averaged ' if t.ema is not None else ''}weights of epoch "
+                  f"{monitor.best_epoch if cfg.restore_best else len(history)})")
     run.write_metrics(metrics)
     log.print(f"run folder: [bold]{run.path}[/bold]")
     log.close()
@@ -363,11 +393,13 @@ def _batches_per_epoch(batches: int, cfg: TrainConfig) -> int:
 
 def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torch.optim.Optimizer,
                     schedule: LRSchedule, cfg: TrainConfig, epoch: int, log: TrainLogger,
-                    binary: bool, mixer: BatchMixer | None = None) -> tuple[float, float, int]:
+                    binary: bool, mixer: BatchMixer | None = None,
+                    ema: WeightEma | None = None) -> tuple[float, float, int]:
     """One pass over the training batches; returns mean loss, accuracy and images seen (all ranks).
 
     With a `mixer` (MixUp/CutMix) the loss takes the soft targets and the accuracy counts a
-    prediction right when it is the class with the largest share of the mixed image.
+    prediction right when it is the class with the largest share of the mixed image. An `ema`
+    takes in the weights after every optimizer step.
     """
     model.train()
     total_loss = torch.zeros((), device=fabric.device, dtype=torch.float64)
@@ -408,6 +440,8 @@ def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torc
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             schedule.step_batch()
+            if ema is not None:
+                ema.update(model)
         seen += len(y)
         now = time.perf_counter()
         if log.enabled and (now - last_update > 0.25 or step == n_batches):
@@ -425,8 +459,11 @@ def validate(fabric, model: nn.Module, loader, criterion, binary: bool) -> tuple
     """Mean loss and accuracy over a split (summed across ranks)."""
     model.eval()
     sums = torch.zeros(3, device=fabric.device, dtype=torch.float64)
+    # A module Fabric did not set up (the --ema average) gets its precision here, as Fabric's do.
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     for x, y in loader:
-        logits = model(x)
+        with fabric.autocast():
+            logits = model(x.to(dtype) if x.is_floating_point() else x)
         sums[0] += criterion(logits, y).double() * len(y)
         pred = (logits.reshape(-1) > 0).long() if binary else logits.argmax(1)
         sums[1] += (pred == y).sum()
