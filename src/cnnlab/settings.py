@@ -29,6 +29,7 @@ SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau")
 MONITORS = {"val_loss": "min", "val_acc": "max", "train_loss": "min"}
 PRECISIONS = ("32", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "64", "64-true")
 TRANSFER_MODES = ("none", "extract-cached", "extract", "finetune")
+BALANCE_MODES = ("none", "sampler", "loss")
 # The backbone of `--transfer` when no model is named: its ImageNet weights ship in a package.
 DEFAULT_TRANSFER_MODEL = "efficientnet_lite0"
 
@@ -156,6 +157,9 @@ class TrainConfig:
                         "test it instead of the live weights", group=OPTIMISATION)
     ema_decay: float = setting(0.9998, "--ema: largest decay per optimizer step (it warms up from 0: "
                                "1 − (1 + step)^(−2/3))", group=OPTIMISATION, gt=0, lt=1, expected="0 < decay < 1")
+    balance: str = setting("none", "Imbalanced classes: sampler (each class drawn equally often, torch's "
+                           "WeightedRandomSampler) or loss (inverse-frequency class weights, as --class-weights auto)",
+                           group=OPTIMISATION, choices=BALANCE_MODES)
     class_weights: str | list[float] | None = setting(
         None, "auto (inverse class frequency), or one weight per class", group=OPTIMISATION,
         parse=_class_weights, shown_default="equal weights")
@@ -240,6 +244,12 @@ class TrainConfig:
         if self.transfer == "extract-cached" and not augmentation.is_identity:
             raise ConfigError(f"augment: {self.augment!r} cannot be used with transfer 'extract-cached' (the features "
                               "are computed once, so no augmentation is possible); use transfer 'extract' to augment")
+        if self.balance == "loss" and self.class_weights is not None:
+            raise ConfigError(f"balance: 'loss' and class_weights: {self.class_weights!r} (both set the loss's class "
+                              "weights; give one of them)")
+        if self.balance == "sampler" and self.transfer == "extract-cached":
+            raise ConfigError("balance: 'sampler' cannot be used with transfer 'extract-cached' (its feature batches are "
+                              "drawn in plain order); use balance 'loss', or transfer 'extract'")
         if self.transfer == "extract-cached" and (self.mixup > 0 or self.cutmix > 0):
             raise ConfigError(f"mixup/cutmix: {self.mixup}/{self.cutmix} cannot be used with transfer 'extract-cached' "
                               "(the head trains on cached features, not images); use transfer 'extract' to mix images")

@@ -90,20 +90,23 @@ class BatchLoader:
     images: float32 N×C×H×W, augmented (training) and normalised, on `device`.
     rank/world_size shard the (shuffled) order for data-parallel training: each rank sees
     every world_size-th sample, all ranks the same number of batches.
+    balance: draw the epoch's order with torch's `WeightedRandomSampler` (with replacement, each
+    image weighted 1 / its class's count), so every class is drawn equally often; an epoch
+    keeps the split's length.
     """
 
     def __init__(self, split: Split, preprocessing: Preprocessing, batch_size: int, *,
                  shuffle: bool = False, augment: Augment | None = None, seed: int = 0,
                  drop_last: bool = False, device: torch.device | str = "cpu",
                  channels_last: bool = False, rank: int = 0, world_size: int = 1,
-                 num_workers: int = 0):
+                 num_workers: int = 0, balance: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
         self.split, self.pre = split, preprocessing
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.seed, self.drop_last, self.device = seed, drop_last, torch.device(device)
         self.channels_last, self.rank, self.world_size = channels_last, rank, world_size
-        self.num_workers = num_workers
+        self.num_workers, self.balance = num_workers, balance
         self.epoch = 0
         self.unreadable: set[int] = set()
 
@@ -116,7 +119,14 @@ class BatchLoader:
 
     def _order(self, g: torch.Generator) -> torch.Tensor:
         n = len(self.split)
-        order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
+        if self.balance:
+            from torch.utils.data import WeightedRandomSampler
+
+            counts = torch.bincount(self.split.labels).double()
+            weights = 1.0 / counts[self.split.labels]
+            order = torch.tensor(list(WeightedRandomSampler(weights, n, replacement=True, generator=g)))
+        else:
+            order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
         if self.world_size > 1:
             per_rank = math.ceil(n / self.world_size)
             order = torch.cat([order, order[: per_rank * self.world_size - n]])  # pad as DistributedSampler

@@ -203,7 +203,14 @@ class Training:
 
     def notes(self) -> list[str]:
         """One line for each training-time addition the run uses (printed at the start)."""
-        return ([f"mixing: {self.mixer.describe()}"] if self.mixer is not None else []) + \
+        balance = []
+        if self.cfg.balance == "sampler":
+            balance = ["balancing: each class drawn equally often (WeightedRandomSampler, with replacement)"]
+        elif self.cfg.balance == "loss":
+            weights = _class_weights(self.cfg, self.data).tolist()
+            balance = [f"balancing: loss weighted by inverse class frequency {[round(w, 3) for w in weights]}"]
+        return balance + \
+               ([f"mixing: {self.mixer.describe()}"] if self.mixer is not None else []) + \
                ([f"averaging: {self.ema.describe()}"] if self.ema is not None else [])
 
     def resume_from(self, ckpt: dict[str, Any]) -> None:
@@ -274,7 +281,8 @@ def build_training(fabric, cfg: TrainConfig, data: DataBundle, smoke: bool = Fal
                                 cfg.momentum, cfg.nesterov)
     shards = {"device": fabric.device, "channels_last": cfg.channels_last, "rank": fabric.global_rank,
               "world_size": fabric.world_size, "num_workers": cfg.num_workers}
-    train_loader = data.loader("train", cfg.batch_size, augment=cfg.augmentation, seed=cfg.seed, **shards)
+    train_loader = data.loader("train", cfg.batch_size, augment=cfg.augmentation, seed=cfg.seed,
+                               balance=cfg.balance == "sampler", **shards)
     val_loader = data.loader("val", max(cfg.batch_size, 256), **shards)
     if cfg.transfer == "extract-cached":  # the frozen base runs once (or not at all: cached); the head trains on features
         from cnnlab.train.transfer_setup import cached_feature_loaders
@@ -474,10 +482,10 @@ def validate(fabric, model: nn.Module, loader, criterion, binary: bool) -> tuple
 
 
 def _class_weights(cfg: TrainConfig, data: DataBundle) -> torch.Tensor | None:
+    if cfg.class_weights == "auto" or cfg.balance == "loss":
+        return inverse_frequency_weights(data.class_counts("train"))
     if cfg.class_weights is None:
         return None
-    if cfg.class_weights == "auto":
-        return inverse_frequency_weights(data.class_counts("train"))
     if len(cfg.class_weights) != data.num_classes:
         raise ConfigError(f"class_weights: {len(cfg.class_weights)} weights for {data.num_classes} classes "
                           f"({data.class_names})")
