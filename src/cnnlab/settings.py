@@ -248,8 +248,8 @@ class TrainConfig:
             raise ConfigError(f"balance: 'loss' and class_weights: {self.class_weights!r} (both set the loss's class "
                               "weights; give one of them)")
         if self.balance == "sampler" and self.transfer == "extract-cached":
-            raise ConfigError("balance: 'sampler' cannot be used with transfer 'extract-cached' (its feature batches are "
-                              "drawn in plain order); use balance 'loss', or transfer 'extract'")
+            raise ConfigError("balance: 'sampler' cannot be used with transfer 'extract-cached' (its feature "
+                              "batches are drawn in plain order); use balance 'loss', or transfer 'extract'")
         if self.transfer == "extract-cached" and (self.mixup > 0 or self.cutmix > 0):
             raise ConfigError(f"mixup/cutmix: {self.mixup}/{self.cutmix} cannot be used with transfer 'extract-cached' "
                               "(the head trains on cached features, not images); use transfer 'extract' to mix images")
