@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from cnnlab.cli.console import console
 from cnnlab.cli.help import help_from
@@ -20,23 +21,22 @@ def models(
     """List the model presets with their natural input and description."""
     from rich.table import Table
 
-    from cnnlab.models import list_models, model_info
-    from cnnlab.models.registry import model_families
+    # The catalogue reads the preset declarations without importing torch: this answers at once.
+    from cnnlab.models.catalogue import families, list_presets
 
-    names = list_models(filter)
+    infos = list_presets(filter)
     table = Table(title="cnnlab models", title_justify="left", header_style="bold")
     for column in ("Name", "Input", "Classes", "Description"):
         table.add_column(column, no_wrap=column != "Description")
-    for name in names:
-        info = model_info(name)
-        table.add_row(name, f"{info.in_channels}×{info.input_size[0]}×{info.input_size[1]}",
+    for info in infos:
+        table.add_row(info.name, f"{info.in_channels}×{info.input_size[0]}×{info.input_size[1]}",
                       str(info.num_classes), info.description)
-    if names:
+    if infos:
         console.print(table)
     else:
         console.print(f"no preset matches {filter!r}")
-    for pattern, description in model_families().items():
-        console.print(f"[bold]{pattern}[/bold]: {description}", highlight=False)
+    for pattern, description in families().items():
+        console.print(f"[bold]{pattern}[/bold]: {escape(description)}", highlight=False)
 
 
 @app.command("summary", cls=help_from("cnnlab.models:summary"))

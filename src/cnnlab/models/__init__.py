@@ -7,6 +7,8 @@
     imagenet = load_pretrained("efficientnet_lite0")     # ImageNet weights that ship offline
 
 The rest is importable from its module:
+    catalogue            the presets read from their declarations without torch (`cnnlab models`)
+    info                 ModelInfo
     registry             register, register_family, ModelInfo, model_families,
                          architecture_dict, build_from_architecture (the one door)
     architecture         the architecture dict a checkpoint stores (`model.cnnlab_architecture`)
@@ -23,8 +25,31 @@ The rest is importable from its module:
 Sizes: an input size is (height, width), an input shape (channels, height, width) (`cnnlab.shapes`).
 """
 
-from cnnlab.models.pretrained import load_pretrained
-from cnnlab.models.registry import build_model, list_models, model_info
-from cnnlab.models.summary import summary
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# The names are re-exported lazily (PEP 562): importing `cnnlab.models.catalogue` runs this
+# file, and `cnnlab models` must list the presets without importing torch.
+_EXPORTS = {
+    "build_model": "cnnlab.models.registry",
+    "list_models": "cnnlab.models.registry",
+    "model_info": "cnnlab.models.registry",
+    "load_pretrained": "cnnlab.models.pretrained",
+    "summary": "cnnlab.models.summary",
+}
 
 __all__ = ["build_model", "list_models", "load_pretrained", "model_info", "summary"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'cnnlab.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

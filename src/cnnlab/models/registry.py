@@ -31,36 +31,12 @@ from torch import nn
 
 from cnnlab.errors import ModelError, did_you_mean
 from cnnlab.models.architecture import architecture_record, read_architecture
+from cnnlab.models.catalogue import PRESET_MODULES
+from cnnlab.models.info import ModelInfo
 from cnnlab.models.pretrained_weights import load_pretrained_weights
 from cnnlab.shapes import as_hw
 
 Builder = Callable[..., nn.Module]
-
-# Modules whose import registers presets and families; loaded on first use of the registry so
-# that `from cnnlab.models.registry import build_model` alone sees every preset.
-_PRESET_MODULES = (
-    "cnnlab.models.tutorial",
-    "cnnlab.models.classic",
-    "cnnlab.models.external",
-    "cnnlab.models.pattern",
-    "cnnlab.models.transfer",
-)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the registry knows about a model name: enough for a trainer to pick defaults."""
-
-    name: str
-    description: str
-    input_size: tuple[int, int]  # natural (height, width)
-    in_channels: int
-    num_classes: int
-    source: str
-    # True for nets that end in global/adaptive pooling and so take any input size large enough
-    # (torchvision, timm); False for nets whose classifier is sized for `input_size`.
-    flexible_input: bool = False
-
 
 @dataclass(frozen=True)
 class _Entry:
@@ -85,7 +61,8 @@ def _ensure_loaded() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        for module in _PRESET_MODULES:
+        # Importing these modules registers every preset and family (the list: cnnlab.models.catalogue).
+        for module in PRESET_MODULES:
             importlib.import_module(module)
 
 
