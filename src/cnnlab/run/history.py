@@ -27,31 +27,43 @@ def read_history(path: str | Path) -> list[dict[str, Any]]:
                 for row in csv.DictReader(f)]
 
 
+class CurvesFigure:
+    """The loss and accuracy panels, train vs val, on one matplotlib Figure that is redrawn in place.
+
+    Built with the object API (`Figure` and its Agg canvas), not pyplot: no global figure
+    state, nothing to close, and one figure serves every redraw of a run.
+    """
+
+    def __init__(self) -> None:
+        from matplotlib.figure import Figure
+
+        self.figure = Figure(figsize=(10, 3.8))
+        self.axes = self.figure.subplots(1, 2)
+
+    def png(self, history: list[dict[str, Any]], best_epoch: int | None = None) -> bytes:
+        """PNG bytes of the curves of `history` (one row per epoch)."""
+        epochs = [r["epoch"] for r in history]
+        for ax, key, title in ((self.axes[0], "loss", "loss"), (self.axes[1], "acc", "accuracy")):
+            ax.clear()
+            for split, style in (("train", "-o"), ("val", "-s")):
+                values = [r.get(f"{split}_{key}") for r in history]
+                if any(v is not None for v in values):
+                    ax.plot(epochs, values, style, markersize=3, label=split)
+            if best_epoch is not None and best_epoch in epochs:
+                ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best (epoch {best_epoch})")
+            ax.set_xlabel("epoch")
+            ax.set_title(title)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        self.figure.tight_layout()
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=100)
+        return buf.getvalue()
+
+
 def plot_curves(history: list[dict[str, Any]], best_epoch: int | None = None) -> bytes:
     """PNG bytes of two panels: loss and accuracy per epoch, train vs val."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [r["epoch"] for r in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, key, title in ((axes[0], "loss", "loss"), (axes[1], "acc", "accuracy")):
-        for split, style in (("train", "-o"), ("val", "-s")):
-            values = [r.get(f"{split}_{key}") for r in history]
-            if any(v is not None for v in values):
-                ax.plot(epochs, values, style, markersize=3, label=split)
-        if best_epoch is not None and best_epoch in epochs:
-            ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best (epoch {best_epoch})")
-        ax.set_xlabel("epoch")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return CurvesFigure().png(history, best_epoch)
 
 
 def _fmt(v: Any) -> Any:

@@ -38,6 +38,7 @@ from cnnlab.train.losses import inverse_frequency_weights, make_criterion
 from cnnlab.train.model_setup import build_training_model
 from cnnlab.train.optim import LRSchedule, build_optimizer
 from cnnlab.train.progress import TrainLogger
+from cnnlab.train.single_device import SingleDevice, needs_lightning
 from cnnlab.train.training_model import TrainingModel
 
 
@@ -100,7 +101,14 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
 
 
 def make_fabric(cfg: TrainConfig):
-    """Lightning Fabric for the configured devices, nodes, strategy and precision."""
+    """Lightning Fabric for the configured devices, nodes, strategy and precision.
+
+    One process on the CPU at 32-bit gets `SingleDevice`, the same calls without importing
+    Lightning (about 6 s of a short run here).
+    """
+    if not needs_lightning(cfg.accelerator, cfg.devices, cfg.num_nodes, cfg.strategy, cfg.precision,
+                           _launched_externally()):
+        return SingleDevice("cpu")
     from lightning.fabric import Fabric
 
     world = cfg.devices * cfg.num_nodes
@@ -350,6 +358,7 @@ def train_epochs(fabric, t: Training, run: RunWriter, log: TrainLogger) -> bool:
                 return True
             fabric.barrier()
     except NonFiniteLossError as e:
+        run.write_history(t.history, monitor.best_epoch, final=True)
         run.write_metrics({"status": "diverged", "error": str(e), "epochs_completed": len(t.history)})
         log.close()
         raise
@@ -367,6 +376,7 @@ def finish(fabric, t: Training, run: RunWriter, log: TrainLogger, stopped_early:
     """Best weights back, the test split's loss and accuracy, metrics.json; returns the metrics."""
     cfg, monitor, data, history = t.cfg, t.monitor, t.data, t.history
     fabric.barrier()  # rank 0 has written best.pt
+    run.write_history(history, monitor.best_epoch, final=True)  # curves.png of every epoch (drawn at most every few s)
     if t.ema is not None:  # from here on the run's model is the weight average (as its checkpoints are)
         t.raw_model.load_state_dict(t.ema.module.state_dict())
     if cfg.restore_best and history and monitor.best_epoch not in (-1, history[-1]["epoch"]):
