@@ -76,6 +76,10 @@ def predict(
     top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="Classes shown per image"),
     format: str = typer.Option("table", "--format", "-f", help="table, csv or json"),
     tta: bool = typer.Option(False, "--tta", help="Average with the horizontally flipped image"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Files scored per batch (memory is bounded "
+                                             "by it)"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes decoding files",
+                                          show_default="0 for a few files, else up to 4"),
 ) -> None:
     """Top-k classes with probabilities for image files and folders.
 
@@ -90,7 +94,8 @@ def predict(
         raise ConfigError(f"--format: {format!r} (expected table, csv or json)")
     if top_k is None:
         top_k = api_default(predict_files, "top_k")
-    rows = predict_files(source, paths, top_k=top_k, tta=tta)
+    options = {"batch_size": batch_size, "workers": workers}
+    rows = predict_files(source, paths, top_k=top_k, tta=tta, **{k: v for k, v in options.items() if v is not None})
     if format == "csv":
         sys.stdout.write(rows_to_csv(rows, top_k))
     elif format == "json":

@@ -2,7 +2,9 @@
 
 Every file is prepared by the model's own preprocessing (stored in the checkpoint or the export
 sidecar), so the user never repeats the normalisation or the input size. A file that cannot be
-read becomes an error row naming it; the other files are still predicted.
+read becomes an error row naming it; the other files are still predicted. Files stream through
+DataLoader workers a batch at a time (`cnnlab.evaluate.file_batches`): memory is bounded by the
+batch, not by the folder.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import torch
-
 from cnnlab.data.images import is_image_file
-from cnnlab.errors import CnnlabError, ConfigError
+from cnnlab.errors import ConfigError
+from cnnlab.evaluate.file_batches import file_batches
 from cnnlab.evaluate.onnx_model import OnnxModel, load_onnx
 from cnnlab.evaluate.sources import ModelSource
-from cnnlab.inference import predict_batch, prepare_batch, top_k as top_k_classes
+from cnnlab.inference import predict_batch, top_k as top_k_classes
 from cnnlab.run.checkpoint import LoadedModel
 from cnnlab.run.folder import Run
 
@@ -66,34 +67,33 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def predict(source: ModelSource | OnnxModel, paths: Sequence[str | Path], top_k: int = 5, tta: bool = False,
-            batch_size: int = 64) -> list[PredictionRow]:
+            batch_size: int = 64, workers: int | None = None) -> list[PredictionRow]:
     """Top-k classes with probabilities for each image file (folders are expanded).
 
-    One row per file, in order; an unreadable file gets `error` set instead of `top`.
+    One row per file, in order; an unreadable file gets `error` set instead of `top`. Files
+    stream through `workers` DataLoader processes (None: up to 4 when there are many files),
+    one batch at a time, so memory stays bounded by `batch_size` for a folder of any size.
     """
     if top_k < 1:
         raise ConfigError(f"top_k: {top_k} (expected ≥ 1)")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size: {batch_size} (expected ≥ 1)")
+    if workers is not None and workers < 0:
+        raise ConfigError(f"workers: {workers} (expected ≥ 0)")
     predictor = load_predictor(source)
     files = expand_paths(paths)
     if not files:
         raise ConfigError(f"predict: no image files in {[str(p) for p in paths]} "
                           "(expected image files or folders holding .jpg/.png/... files)")
     rows = [PredictionRow(str(f)) for f in files]
-    prepared: list[tuple[int, torch.Tensor]] = []
-    for i, f in enumerate(files):
-        if not f.exists():
-            rows[i].error = "no such file or folder"
+    for batch in file_batches(files, predictor.preprocessing, batch_size, workers):
+        for i, error in batch.errors:
+            rows[i].error = error
+        if batch.images is None:
             continue
-        try:
-            prepared.append((i, prepare_batch(predictor, [f])))
-        except CnnlabError as e:
-            rows[i].error = getattr(e, "reason", None) or str(e)
-    for start in range(0, len(prepared), batch_size):
-        chunk = prepared[start:start + batch_size]
-        batch = torch.cat([x for _, x in chunk])
-        probs = (predictor.predict_batch(batch, tta) if isinstance(predictor, OnnxModel)
-                 else predict_batch(predictor, batch, tta)).numpy()
-        for (i, _), top in zip(chunk, top_k_classes(probs, predictor.class_names, top_k)):
+        probs = (predictor.predict_batch(batch.images, tta) if isinstance(predictor, OnnxModel)
+                 else predict_batch(predictor, batch.images, tta)).numpy()
+        for i, top in zip(batch.positions, top_k_classes(probs, predictor.class_names, top_k)):
             rows[i].top = top
     return rows
 
