@@ -11,6 +11,9 @@ Rows (each ours vs a reference written out below, measured in the same run):
     the Keras-book recipe (keras-mnist, RMSprop, 5 epochs, batch 64).
  4. Model FLOP utilisation of rows 2 and 3: training FLOP/s over the machine's large-GEMM FLOP/s.
  5. Inference: images/s and single-image latency (p50/p95), PyTorch vs ONNX Runtime.
+ 7–10. Where practitioners wait (benchmarks/speed_rows.py): a head on cached features (wall from
+    command to exit), `cnnlab predict` on 1,000 photos (images/s, peak RSS), start-up, and the
+    Keras book's convnet per epoch on cats_and_dogs_small, each against a plain script.
 
 Throughput is over training batches only (no evaluation). Wall time is everything a loop does
 after `import torch`: its own imports, data loading, training, evaluation and (ours) checkpoints.
@@ -281,7 +284,7 @@ def worker(job: dict) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-root", default=None)
-    p.add_argument("--rows", default="1,2,3,4,5")
+    p.add_argument("--rows", default="1,2,3,4,5,7,8,9,10")
     p.add_argument("--epochs", type=int, default=1, help="epochs for rows 1 and 2")
     p.add_argument("--repeats", type=int, default=1, help="run rows 1-3 this many times, in turns; print medians")
     p.add_argument("--limit", type=int, default=None, help="train on this many images (a quick check only)")
@@ -342,8 +345,9 @@ def main(argv: list[str] | None = None) -> dict:
         table.append(("3 time to 99.0% (Keras recipe vs mnist-fast)", keras, fast))
         results["row3"] = fast
 
-    print(f"\n{'row':<46}{'ref img/s':>10}{'ours img/s':>11}{'ratio':>7}{'ref wall s':>11}{'ours wall s':>12}"
-          f"{'ratio':>7}{'ref acc':>9}{'ours acc':>9}")
+    if table:
+        print(f"\n{'row':<46}{'ref img/s':>10}{'ours img/s':>11}{'ratio':>7}{'ref wall s':>11}{'ours wall s':>12}"
+              f"{'ratio':>7}{'ref acc':>9}{'ours acc':>9}")
     for label, ref, our in table:
         print(f"{label:<46}{ref['images/s']:>10,.0f}{our['images/s']:>11,.0f}{paired(our, ref):>6.2f}×"
               f"{ref['wall']:>11.1f}{our['wall']:>12.1f}{paired(ref, our, 'wall'):>6.2f}×"
@@ -386,6 +390,12 @@ def main(argv: list[str] | None = None) -> dict:
         for name, size, batch in (("keras-mnist", (1, 28, 28), 64), ("efficientnet_lite0", (3, 224, 224), 16)):
             for r in inference_row(name, build_model(name, num_classes=10 if name == "keras-mnist" else 1000), size, batch):
                 print(f"  {r['model']:<22}{r['engine']:<14}{r['images/s']:>10,.0f}{r['p50 ms']:>9.2f}{r['p95 ms']:>9.2f}")
+
+    if rows & {7, 8, 9, 10}:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from speed_rows import practitioner_rows
+
+        practitioner_rows(rows & {7, 8, 9, 10}, Path(root))
     return results
 
 

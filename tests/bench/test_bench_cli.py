@@ -24,3 +24,14 @@ def test_speed_benchmark_prints_its_table(mnist_root, capsys):
     ratios = [float(tok.rstrip("×")) for tok in row.split() if tok.endswith("×")]
     assert len(ratios) == 2 and all(r > 0 for r in ratios)
     assert "MFU" in out
+
+
+@pytest.mark.slow
+def test_speed_benchmark_prints_the_start_up_row(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["bench", "speed", "--rows", "9"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for verb in ("--help", "version", "models"):
+        line = next(line for line in out.splitlines() if line.strip().startswith(f"cnnlab {verb}"))
+        assert float(line.split()[2]) > 0
