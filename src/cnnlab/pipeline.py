@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnlab.errors import DataError
-from cnnlab.evaluate.evaluation import EvaluationResult, evaluate
-from cnnlab.report.build import build_report
 from cnnlab.run import Run
 from cnnlab.train.config import TrainConfig
 from cnnlab.train.loop import TrainResult, fit
 from cnnlab.train.progress import TrainLogger
+
+if TYPE_CHECKING:
+    from cnnlab.evaluate.evaluation import EvaluationResult
 
 
 def train_and_report(config: TrainConfig | str | Path | None = None, *, resume: str | Path | None = None,
@@ -42,6 +43,11 @@ def evaluate_and_report(run: Run | str | Path) -> Path | None:
     Returns the report's path, or None (with a warning naming the cause) when it could not be
     built: the run itself succeeded, and `cnnlab report RUN` rebuilds the report later.
     """
+    # Imported here, not at the top: torchmetrics alone takes 3–11 s to import on the 2-core
+    # machine, and `cnnlab train --no-report` (or a short run) never evaluates.
+    from cnnlab.evaluate.evaluation import evaluate
+    from cnnlab.report.build import build_report
+
     try:
         run = Run.open(run)
         evaluation: EvaluationResult | None
