@@ -26,7 +26,7 @@ def _rows(n: int) -> list[dict]:
             for e in range(1, n + 1)]
 
 
-def test_curves_are_drawn_first_then_throttled_then_at_the_end(tmp_path):
+def test_curves_are_drawn_first_then_throttled_then_at_the_end(tmp_path, monkeypatch):
     writer = RunWriter(tmp_path, curves_every_s=3600)
     for n in range(1, 8):
         writer.write_history(_rows(n), best_epoch=1)
@@ -40,9 +40,24 @@ def test_curves_are_drawn_first_then_throttled_then_at_the_end(tmp_path):
 
     every_time = RunWriter(tmp_path / "b", curves_every_s=0)
     (tmp_path / "b").mkdir()
+    monkeypatch.setattr("cnnlab.run.writer.CURVES_SHARE", 0)
     for n in range(1, 4):
         every_time.write_history(_rows(n))
     assert every_time.curves_drawn == 3
+
+
+def test_a_slow_drawing_waits_twenty_times_its_own_time(tmp_path, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr("cnnlab.run.writer.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr(RunWriter, "_draw_curves", lambda self, h, b: (clock.__setitem__(0, clock[0] + 2.0),
+                                                                      setattr(self, "curves_drawn", self.curves_drawn + 1),
+                                                                      setattr(self, "_curves_rows", len(h))))
+    writer = RunWriter(tmp_path, curves_every_s=10)
+    writer.write_history(_rows(1))  # drawn; it took 2 s, so the next waits 40 s, not 10
+    for n, advance in ((2, 15.0), (3, 15.0), (4, 15.0)):
+        clock[0] += advance
+        writer.write_history(_rows(n))
+    assert writer.curves_drawn == 2  # at 100+2+45 ≥ 40 s after the first drawing ended
 
 
 def test_a_run_draws_its_curves_of_every_epoch_at_the_end(tmp_path, monkeypatch):

@@ -19,10 +19,13 @@ from cnnlab.run.history import CurvesFigure, history_csv
 from cnnlab.settings import DataConfig
 
 
-# curves.png is redrawn at most this often during training, and always at the end. Drawing it
-# took ~0.5 s per epoch on the 2-core machine: 11.5 s of a 20-epoch run whose head trained in
-# under a second (issue 22).
+# curves.png is redrawn at most every CURVES_EVERY_S seconds during training, and always at the
+# end. Drawing it took ~0.5 s per epoch on the 2-core machine (up to 2.8 s when it was loaded):
+# 11.5 s of a 20-epoch run whose head trained in under a second (issue 22). A redraw also waits
+# CURVES_SHARE times as long as the last drawing took, so drawing stays under ~5 % of a run's time
+# however slow the machine or long the history.
 CURVES_EVERY_S = 10.0
+CURVES_SHARE = 20
 
 
 class RunWriter:
@@ -35,7 +38,8 @@ class RunWriter:
         self.curves_every_s = CURVES_EVERY_S if curves_every_s is None else curves_every_s
         self.curves_drawn = 0  # how many times curves.png was drawn
         self._curves: CurvesFigure | None = None
-        self._curves_at: float | None = None  # time.monotonic() of the last drawing
+        self._curves_at: float | None = None  # time.monotonic() when the last drawing ended
+        self._curves_took = 0.0  # seconds the last drawing took
         self._curves_rows = 0  # rows of history in the last drawing
 
     @property
@@ -80,16 +84,19 @@ class RunWriter:
     def write_history(self, history: list[dict[str, Any]], best_epoch: int | None = None, curves: bool = True,
                       final: bool = False) -> None:
         """history.csv every time; curves.png drawn from it when `final`, the first time, or when the
-        last drawing is `curves_every_s` old (and there is a row it does not show yet)."""
+        last drawing is `curves_every_s` old and 20 times its own drawing time (and there is a row
+        it does not show yet)."""
         if not self.enabled:
             return
         self._text(files.HISTORY, history_csv(history))
         if not curves or not history or self._curves_rows == len(history):  # nothing new to draw
             return
-        now = time.monotonic()
-        if final or self._curves_at is None or now - self._curves_at >= self.curves_every_s:
+        start = time.monotonic()
+        wait = max(self.curves_every_s, CURVES_SHARE * self._curves_took)
+        if final or self._curves_at is None or start - self._curves_at >= wait:
             self._draw_curves(history, best_epoch)
-            self._curves_at = now
+            self._curves_at = time.monotonic()
+            self._curves_took = self._curves_at - start
 
     def _draw_curves(self, history: list[dict[str, Any]], best_epoch: int | None) -> None:
         if self._curves is None:
