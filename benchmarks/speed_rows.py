@@ -214,7 +214,7 @@ def ours_book_convnet(root: str, epochs: int, project: str) -> dict:
         return write_history(self, history, *a, **kw)
 
     RunWriter.write_history = timed
-    cfg = load_config(REPO / "recipes" / "catsdogs-small.yaml", {})
+    cfg = load_config("catsdogs-small", {})  # the packaged recipe
     start = time.perf_counter()
     r = fit(cfg, data=root, epochs=epochs, project=project, quiet=True, evaluate_test=False, report=False)
     walls = [b - a for a, b in zip([start] + ends, ends)]
