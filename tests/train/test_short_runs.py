@@ -102,3 +102,14 @@ def test_a_short_cpu_run_without_report_imports_neither_lightning_nor_torchmetri
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["heavy"] == []
     assert (Path(result["dir"]) / "metrics.json").exists()
+
+
+def test_single_device_has_every_fabric_call_the_loop_makes():
+    """A new `fabric.X` in the loop needs its `SingleDevice.X` (or runs only under Lightning)."""
+    import re
+
+    source = Path(loop.__file__).read_text(encoding="utf-8")
+    used = set(re.findall(r"\bfabric\.([a-z_]+)", source))
+    assert {"setup", "backward", "all_reduce", "autocast"} <= used
+    missing = sorted(name for name in used if not hasattr(SingleDevice("cpu"), name))
+    assert missing == []

@@ -50,6 +50,9 @@ class SingleDevice:
     def backward(self, loss: torch.Tensor) -> None:
         loss.backward()
 
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()  # 32-bit: Fabric's precision context does nothing either
+
     def no_backward_sync(self, model: nn.Module, enabled: bool = True) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()  # one process: no gradients to synchronise
 
