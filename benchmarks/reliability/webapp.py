@@ -115,7 +115,7 @@ def webapp_abuse(workdir: Path, requests: int = 200, clients: int = 8) -> Row:
         }
         for name, (ctype, body) in malformed.items():
             def bad_multipart(ctype=ctype, body=body) -> str | None:
-                head = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: " + ctype +
+                head = (b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + ctype +
                         b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n")
                 code = _raw_request(host, port, head, [body])
                 if not 400 <= code < 500:
@@ -128,7 +128,7 @@ def webapp_abuse(workdir: Path, requests: int = 200, clients: int = 8) -> Row:
             # Four clients dribble a body a few bytes at a time; the others must still be served.
             body = (b"--abc\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
                     b"Content-Type: image/png\r\n\r\n" + images[0] + b"\r\n--abc--\r\n")
-            head = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=abc\r\n"
+            head = (b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=abc\r\n"
                     b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n")
             codes: list[int] = []
             slow = [threading.Thread(target=lambda: codes.append(

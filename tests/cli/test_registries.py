@@ -106,7 +106,7 @@ def test_a_toy_method_and_preset_appear_everywhere(toys):
     assert TrainConfig(augment="toy-flip").augmentation.vflip == 0.5
 
     # the web app's list of methods, and its /explain endpoint
-    client = TestClient(create_app(tiny_model()))
+    client = TestClient(create_app(tiny_model()), base_url="http://127.0.0.1")
     assert "toy" in client.get("/model").json()["explain_methods"]
     assert '"toy"' in client.get("/").text
     from io import BytesIO

@@ -13,7 +13,7 @@ from webapp_images import png_bytes
 
 @pytest.fixture(scope="module")
 def client(trained_run):
-    return TestClient(create_app(trained_run, max_upload_mb=0.05))  # 50 kB: easy to exceed in a test
+    return TestClient(create_app(trained_run, max_upload_mb=0.05), base_url="http://127.0.0.1")  # 50 kB: easy to exceed in a test
 
 
 def test_health_and_model(client):
@@ -72,7 +72,7 @@ def test_oversized_body_without_length_is_refused(trained_run):
     """A chunked upload (no Content-Length) is counted while it streams."""
     from cnnlab.serve.limits import BodySizeLimit
 
-    client = TestClient(create_app(trained_run, max_upload_mb=0.01))
+    client = TestClient(create_app(trained_run, max_upload_mb=0.01), base_url="http://127.0.0.1")
     assert any(m.cls is BodySizeLimit for m in client.app.user_middleware)
 
     def chunks():
@@ -127,7 +127,7 @@ def test_report_is_served_when_built(trained_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
     build_report(run)
-    client = TestClient(create_app(run))
+    client = TestClient(create_app(run), base_url="http://127.0.0.1")
     assert client.get("/model").json()["report_available"] is True
     r = client.get("/report")
     assert r.status_code == 200 and "<h1>Run run · mnist-tiny</h1>" in r.text

@@ -3,6 +3,7 @@ to explain, and the run's own data for the whole-split methods."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,11 @@ def display_images(loaded: LoadedModel, batch: torch.Tensor) -> np.ndarray:
     return x[..., 0] if x.shape[-1] == 1 else x
 
 
+# An index is ASCII digits only: str.isdigit() accepts '²' and '٣', which int() then refuses or
+# reads as another number, and 5000 digits overflow int()'s limit (issue 19 item 14).
+_CLASS_INDEX = re.compile(r"-?[0-9]{1,9}")
+
+
 def class_index(loaded: LoadedModel, target: int | str | None, probs: np.ndarray) -> int:
     """The class to explain: a class name, an index, or None for the predicted class."""
     names = loaded.class_names
@@ -65,9 +71,13 @@ def class_index(loaded: LoadedModel, target: int | str | None, probs: np.ndarray
     if isinstance(target, str):
         if target in names:
             return names.index(target)
-        if not target.lstrip("-").isdigit():
-            raise ConfigError(f"class {target!r}: not a class of this model; classes: {', '.join(names)}")
-        target = int(target)
+        if target.strip() in names:
+            return names.index(target.strip())
+        if not _CLASS_INDEX.fullmatch(target.strip()):
+            shown = target if len(target) <= 40 else target[:40] + "…"
+            raise ConfigError(f"class {shown!r}: not a class of this model (expected a class name or an index "
+                              f"0 to {len(names) - 1}); classes: {', '.join(names)}")
+        target = int(target.strip())
     if not 0 <= int(target) < len(names):
         raise ConfigError(f"class {target}: index out of range (expected 0 to {len(names) - 1}, "
                           f"or a name: {', '.join(names)})")

@@ -2,18 +2,27 @@
 
 Endpoints: `GET /` (the page), `POST /predict` (JSON top-k), `POST /explain` (PNG),
 `GET /model`, `GET /health`, `GET /report` (the run's report.html); OpenAPI docs at `/docs`.
+
+Hardened against an attacker and a careless user (issue 19): the `Host` header must name the
+interface the app was bound to (DNS rebinding), class names reach the page as escaped JSON,
+/report serves only a regular file inside the run, model work is bounded (busy → 503), large
+uploads are decoded at reduced size, and an answer that is not finite is never a 200.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import threading
+import unicodedata
 from importlib import resources
 from pathlib import Path
 from typing import Optional
 
 from fastapi import FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from cnnlab.errors import CnnlabError
 from cnnlab.serve.limits import BodySizeLimit
@@ -29,6 +38,66 @@ def image_methods() -> list[str]:
     return [m.name for m in methods() if m.kind == PER_IMAGE]
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+MAX_CLASS_NAME = 200
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """The `Host` header values the app answers when bound to `host` (ports are not compared).
+
+    A loopback server answers its loopback names only: a web page whose name an attacker
+    re-points at 127.0.0.1 (DNS rebinding) sends its own name and gets 400. Bound to every
+    interface (0.0.0.0 or ::), the names are the network's, so any is accepted.
+    """
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    if host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
+        return sorted({*LOOPBACK_HOSTS, host if ":" not in host else f"[{host}]"})
+    return [f"[{host}]" if ":" in host else host]
+
+
+def check_class_names(names, source: str) -> None:
+    """Refuse class names a page or a file name should not carry: empty, over 200 characters,
+    control characters, duplicates (they are shown, embedded in the page and written in CSVs)."""
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        where = f"{source}: class_names[{i}]"
+        if not isinstance(name, str) or not name:
+            raise CnnlabError(f"{where} is empty or not text ({name!r}); expected a non-empty name")
+        shown = repr(name if len(name) <= 40 else name[:40] + "…")
+        if len(name) > MAX_CLASS_NAME:
+            raise CnnlabError(f"{where} {shown} is longer than {MAX_CLASS_NAME} characters ({len(name)})")
+        if any(unicodedata.category(c) == "Cc" for c in name):
+            raise CnnlabError(f"{where} {shown} holds a control character; expected printable text")
+        if name in seen:
+            raise CnnlabError(f"{where} {shown} appears twice; class names must be unique")
+        seen.add(name)
+
+
+def check_finite_weights(model, source: str) -> None:
+    """Refuse a model with NaN or inf weights: it would answer NaN for every image."""
+    import torch
+
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CnnlabError(f"{source}: weight {name} is not finite (NaN or inf); the checkpoint is damaged "
+                              "or training diverged: serve an earlier checkpoint")
+
+
+def page_json(value) -> str:
+    """JSON safe inside an HTML <script>: `<`, `>` and `&` as \\u escapes (no `</script>` or `<!--`
+    breakout), and U+2028/U+2029 escaped for old JavaScript parsers. JSON.parse reads it unchanged."""
+    text = json.dumps(value)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escape)
+    return text
+
+
+class Busy(CnnlabError):
+    """Every model slot is taken and the queue is full: answer 503 with Retry-After."""
+
+
 class ModelService:
     """The model, loaded once, and every use of it.
 
@@ -36,15 +105,47 @@ class ModelService:
     and a forward pass of a concurrent /predict would run through those hooks and mix the two
     requests' activations. On CPU the forward passes use all cores anyway, so serialising costs
     little throughput (see benchmarks/bench_serve.py).
+
+    Work is bounded: at most `workers` requests decode and run at once (decoding a large upload
+    is the memory peak), at most `queue` more wait, and the rest are refused at once with
+    `Busy` (503) instead of piling up threads and memory.
     """
 
-    def __init__(self, run):
+    def __init__(self, run, workers: int = 2, queue: int = 16):
         from cnnlab.run import Run
 
+        if workers < 1 or queue < 0:
+            raise CnnlabError(f"workers: {workers}, queue: {queue} (expected workers ≥ 1 and queue ≥ 0)")
         self.run = Run.open(run)
         self.loaded = self.run.model()
         self.run_dir = self.run.folder
+        source = str(self.loaded.path or self.run_dir or "the model")
+        check_class_names(self.loaded.class_names, source)
+        check_finite_weights(self.loaded.model, source)
         self.lock = threading.Lock()
+        self.workers = workers
+        self.running = threading.BoundedSemaphore(workers)
+        self.admitted = threading.BoundedSemaphore(workers + queue)
+
+    @contextlib.contextmanager
+    def slot(self, wait: float = 60.0):
+        """Hold one of the `workers` slots for a request's decode and model work, or raise Busy."""
+        if not self.admitted.acquire(blocking=False):
+            raise Busy("the server is busy: every model slot is taken and the queue is full; retry shortly")
+        try:
+            if not self.running.acquire(timeout=wait):
+                raise Busy(f"the server is busy: no model slot came free within {wait:.0f} s; retry shortly")
+            try:
+                yield
+            finally:
+                self.running.release()
+        finally:
+            self.admitted.release()
+
+    def min_side(self) -> int:
+        """Uploads are decoded down to no less than twice the model's input side (the resize to
+        the input that follows keeps its antialiasing, so answers match a full-size decode)."""
+        return 2 * max(self.loaded.preprocessing.input_size)
 
     def predict(self, image, k: int) -> list[dict]:
         """The k most likely classes of one decoded image, most likely first."""
@@ -52,6 +153,9 @@ class ModelService:
 
         with self.lock:
             probs = predict_proba(self.loaded, [image])
+        if not all(math.isfinite(float(p)) for p in probs.ravel()):
+            raise UploadError(422, "the model's answer is not finite (NaN or inf probabilities): its weights "
+                                   "overflow on this image")
         names = self.loaded.class_names
         return [{"class": name, "index": names.index(name), "probability": p} for name, p in top_k(probs, names, k)[0]]
 
@@ -95,11 +199,36 @@ class ModelService:
         }
 
     def report_path(self) -> Path | None:
-        """The run's report.html, when it has been built."""
+        """The run's report.html, when it has been built and is safe to serve."""
+        try:
+            return self.checked_report()
+        except FileNotFoundError:
+            return None
+
+    def checked_report(self) -> Path:
+        """The run's report.html: a regular file inside the run folder, not a symbolic link.
+        Raises FileNotFoundError with the reason otherwise (a link to /etc/passwd was served)."""
+        import os
+        import stat
+
         from cnnlab.run import files
 
         path = self.run.file(files.REPORT)
-        return path if path is not None and path.is_file() else None
+        if path is None or self.run_dir is None:
+            raise FileNotFoundError(f"no report.html in {self.run_dir}; build it with: cnnlab report {self.run_dir}")
+        if path.is_symlink():
+            raise FileNotFoundError(f"{path} is a symbolic link; only a regular file inside the run is served")
+        try:
+            mode = os.stat(path, follow_symlinks=False).st_mode
+        except OSError:
+            raise FileNotFoundError(f"no report.html in {self.run_dir}; build it with: cnnlab report {self.run_dir}") \
+                from None
+        if not stat.S_ISREG(mode):
+            raise FileNotFoundError(f"{path} is not a regular file; rebuild it with: cnnlab report {self.run_dir}")
+        run_dir = Path(self.run_dir).resolve()
+        if not path.resolve().is_relative_to(run_dir):
+            raise FileNotFoundError(f"{path} leaves the run folder {run_dir} (a linked folder on the way)")
+        return path
 
 
 def page_html() -> str:
@@ -124,15 +253,18 @@ def mount_offline_docs(app) -> None:
                                    swagger_favicon_url="/docs-static/favicon-32x32.png")
 
 
-def create_app(run, max_upload_mb: float = 10, top_k: int = 5):
+def create_app(run, max_upload_mb: float = 10, top_k: int = 5, host: str = "127.0.0.1",
+               workers: int = 2, queue: int = 16):
     """A FastAPI app serving the model of `run` (a run folder, checkpoint file or LoadedModel).
 
     The model loads once, here. Uploads over `max_upload_mb` get 413, non-images 415, corrupt
-    images 400; images of any mode and size are converted as in training.
+    images 400; images of any mode and size are converted as in training. Requests whose `Host`
+    is not a name of `host` (the interface the server binds) get 400. At most `workers` uploads
+    are decoded and run at once and `queue` more wait; further ones get 503 with Retry-After.
     """
-    if max_upload_mb <= 0:
+    if not (isinstance(max_upload_mb, (int, float)) and math.isfinite(max_upload_mb) and max_upload_mb > 0):
         raise CnnlabError(f"max_upload_mb: {max_upload_mb} (expected a positive number of MB)")
-    service = ModelService(run)
+    service = ModelService(run, workers=workers, queue=queue)
     max_bytes = int(max_upload_mb * 1e6)
     app = FastAPI(title="cnnlab", version="1", docs_url=None, redoc_url=None, description=(
         f"Predictions and explanations of {service.info()['architecture']} "
@@ -140,21 +272,29 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5):
         f"uploads up to {max_upload_mb:g} MB."))
     # Multipart framing adds a few hundred bytes; 64 kB of slack keeps the limit about the file.
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes + 65536, paths=("/predict", "/explain"))
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host))  # outermost: first check
     app.state.service = service
 
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, exc: UploadError):
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy):
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
     @app.exception_handler(CnnlabError)
     async def user_error(request: Request, exc: CnnlabError):
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
     def read_upload(file: UploadFile) -> tuple:
+        """(image reduced toward the model's input, upload's (height, width), file name).
+        Call inside `service.slot()`: decoding is the memory peak of a request."""
         name = file.filename or "upload"
         data = file.file.read(max_bytes + 1)  # never more than the limit + 1 into memory
         check_size(data, name, max_bytes)
-        return decode_upload(data, name, service.loaded.preprocessing.channels), name
+        image, size = decode_upload(data, name, service.loaded.preprocessing.channels, service.min_side())
+        return image, size, name
 
     mount_offline_docs(app)
     methods = image_methods()
@@ -162,7 +302,7 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5):
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
         info = service.info()
-        return HTMLResponse(page_html().replace("/*MODEL_INFO*/null", json.dumps(info)))
+        return HTMLResponse(page_html().replace("/*MODEL_INFO*/null", page_json(info)))
 
     @app.get("/health")
     def health() -> dict:
@@ -179,10 +319,10 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5):
     def predict(file: UploadFile = File(..., description="An image file of any format, mode and size"),
                 k: int = Form(top_k, ge=1, description="How many classes to return")) -> dict:
         """The top-k classes of an uploaded image with their probabilities."""
-        image, name = read_upload(file)
-        ranked = service.predict(image, min(k, len(service.loaded.class_names)))
-        return {"filename": name, "prediction": ranked[0], "top_k": ranked,
-                "image_size": [int(image.shape[1]), int(image.shape[2])]}
+        with service.slot():
+            image, size, name = read_upload(file)
+            ranked = service.predict(image, min(k, len(service.loaded.class_names)))
+        return {"filename": name, "prediction": ranked[0], "top_k": ranked, "image_size": list(size)}
 
     @app.post("/explain", responses={200: {"content": {"image/png": {}}}})
     def explain_image(file: UploadFile = File(..., description="An image file"),
@@ -194,26 +334,26 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5):
         """A PNG figure explaining the model's answer on the image (Grad-CAM overlay, feature maps, ...)."""
         if method not in methods:
             raise UploadError(400, f"method: {method!r} (expected one of {', '.join(methods)})")
-        image, _ = read_upload(file)
-        png, title = service.explain_png(image, method, layer, _target(target))
+        with service.slot():
+            image, _, _ = read_upload(file)
+            png, title = service.explain_png(image, method, layer, _target(target))
         return Response(png, media_type="image/png", headers={"X-Cnnlab-Title": _header_text(title)})
 
     @app.get("/report", response_class=HTMLResponse)
     def report():
         """The run's report.html (build it with `cnnlab report RUN`)."""
-        path = service.report_path()
-        if path is None:
-            return JSONResponse({"detail": f"no report.html in {service.run_dir}; "
-                                           f"build it with: cnnlab report {service.run_dir}"}, status_code=404)
+        try:
+            path = service.checked_report()
+        except FileNotFoundError as e:
+            return JSONResponse({"detail": str(e)}, status_code=404)
         return FileResponse(path, media_type="text/html")
 
     return app
 
 
-def _target(text: str | None) -> int | str | None:
-    if text is None or not text.strip():
-        return None
-    return int(text) if text.strip().lstrip("-").isdigit() else text.strip()
+def _target(text: str | None) -> str | None:
+    """The form's target as given (a class name or index; explain's class_index checks it)."""
+    return None if text is None or not text.strip() else text
 
 
 def _header_text(text: str) -> str:

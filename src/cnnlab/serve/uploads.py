@@ -1,19 +1,20 @@
 """Uploaded image bytes → a uint8 C×H×W tensor, with the HTTP status that fits each failure.
 
 The client's declared content type is ignored (browsers send `application/octet-stream` for
-many files): the bytes are sniffed by PIL. A file PIL cannot identify is not an image (415);
-one it identifies but cannot decode is a corrupt image (400); one over the size limit is 413.
+many files): the bytes are sniffed by PIL, among the formats cnnlab supports. A file that is
+none of them is not an image (415); one PIL identifies but cannot decode, whatever its decoder
+raised, is a corrupt image (400); one over the size limit is 413.
+
+Large images are decoded at reduced size (`min_side`): the model resizes them to its input
+anyway, so memory per request is bounded by the model's input rather than by the upload
+(a 9,400×9,400 PNG cost 0.5 GB and 14 s per /predict before; issue 19 item 7).
 """
 
 from __future__ import annotations
 
-import io
-import warnings
-
 import torch
-from PIL import Image, UnidentifiedImageError
 
-from cnnlab.data.images import decode_image, pil_to_tensor
+from cnnlab.data.images import UnknownImageFormat, decode_image, pil_to_tensor
 from cnnlab.errors import CnnlabError, ImageLoadError
 
 
@@ -32,20 +33,21 @@ def check_size(data: bytes, filename: str, max_bytes: int) -> None:
                                f"{max_bytes / 1e6:g} MB (start the server with a larger --max-upload-mb)")
 
 
-def decode_upload(data: bytes, filename: str, channels: int) -> torch.Tensor:
-    """Decode an upload as training data is decoded (any mode → `channels`), or raise UploadError."""
+def decode_upload(data: bytes, filename: str, channels: int,
+                  min_side: int | None = None) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Decode an upload as training data is decoded (any mode → `channels`), or raise UploadError.
+
+    Returns the image (reduced by an integer factor while both sides stay ≥ `min_side`) and the
+    upload's own size as (height, width).
+    """
     if not data:
         raise UploadError(400, f"{filename}: empty file (0 bytes); pick an image file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            Image.open(io.BytesIO(data))  # header only: is this an image format at all?
-    except UnidentifiedImageError:
+        img = decode_image(data, filename, channels, min_side=min_side)
+    except UnknownImageFormat:
         raise UploadError(415, f"{filename}: not an image (the file starts with {data[:8]!r}); "
                                "expected PNG, JPEG, GIF, BMP, TIFF or WebP") from None
-    except Exception:  # noqa: BLE001 - PIL raises many types for broken headers; decode_image names it
-        pass
-    try:
-        return pil_to_tensor(decode_image(data, filename, channels))
     except ImageLoadError as e:
         raise UploadError(400, f"{filename}: corrupt or unreadable image ({e.reason})") from None
+    w, h = img.info["full_size"]
+    return pil_to_tensor(img), (h, w)
