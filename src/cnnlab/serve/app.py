@@ -11,11 +11,11 @@ uploads are decoded at reduced size, and an answer that is not finite is never a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import threading
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Optional
@@ -106,9 +106,12 @@ class ModelService:
     requests' activations. On CPU the forward passes use all cores anyway, so serialising costs
     little throughput (see benchmarks/bench_serve.py).
 
-    Work is bounded: at most `workers` requests decode and run at once (decoding a large upload
-    is the memory peak), at most `queue` more wait, and the rest are refused at once with
-    `Busy` (503) instead of piling up threads and memory.
+    Work is bounded: uploads are decoded and run on `workers` threads of the service's own
+    (decoding a large upload is the memory peak), at most `queue` more wait, and the rest are
+    refused at once with `Busy` (503) instead of piling up threads and memory. Own threads
+    rather than a semaphore in the server's 40-thread pool: glibc gives each thread that
+    decodes a large image an arena that keeps the freed buffers, so 8 uploads over 8 threads
+    held 2.2 GB where 2 threads hold under 1 GB (measured with tests/webapp/test_abuse.py).
     """
 
     def __init__(self, run, workers: int = 2, queue: int = 16):
@@ -124,21 +127,15 @@ class ModelService:
         check_finite_weights(self.loaded.model, source)
         self.lock = threading.Lock()
         self.workers = workers
-        self.running = threading.BoundedSemaphore(workers)
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="cnnlab-model")
         self.admitted = threading.BoundedSemaphore(workers + queue)
 
-    @contextlib.contextmanager
-    def slot(self, wait: float = 60.0):
-        """Hold one of the `workers` slots for a request's decode and model work, or raise Busy."""
+    def do(self, work, *args):
+        """`work(*args)` on one of the service's `workers` threads; Busy when `queue` already wait."""
         if not self.admitted.acquire(blocking=False):
             raise Busy("the server is busy: every model slot is taken and the queue is full; retry shortly")
         try:
-            if not self.running.acquire(timeout=wait):
-                raise Busy(f"the server is busy: no model slot came free within {wait:.0f} s; retry shortly")
-            try:
-                yield
-            finally:
-                self.running.release()
+            return self.pool.submit(work, *args).result()
         finally:
             self.admitted.release()
 
@@ -287,14 +284,17 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5, host: str = "127.
     async def user_error(request: Request, exc: CnnlabError):
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
-    def read_upload(file: UploadFile) -> tuple:
-        """(image reduced toward the model's input, upload's (height, width), file name).
-        Call inside `service.slot()`: decoding is the memory peak of a request."""
+    def read_upload(file: UploadFile) -> tuple[bytes, str]:
+        """The upload's bytes (size-checked) and file name."""
         name = file.filename or "upload"
         data = file.file.read(max_bytes + 1)  # never more than the limit + 1 into memory
         check_size(data, name, max_bytes)
-        image, size = decode_upload(data, name, service.loaded.preprocessing.channels, service.min_side())
-        return image, size, name
+        return data, name
+
+    def decode(data: bytes, name: str) -> tuple:
+        """(image reduced toward the model's input, the upload's (height, width)). Runs on the
+        service's threads (`service.do`): decoding is the memory peak of a request."""
+        return decode_upload(data, name, service.loaded.preprocessing.channels, service.min_side())
 
     mount_offline_docs(app)
     methods = image_methods()
@@ -319,9 +319,13 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5, host: str = "127.
     def predict(file: UploadFile = File(..., description="An image file of any format, mode and size"),
                 k: int = Form(top_k, ge=1, description="How many classes to return")) -> dict:
         """The top-k classes of an uploaded image with their probabilities."""
-        with service.slot():
-            image, size, name = read_upload(file)
-            ranked = service.predict(image, min(k, len(service.loaded.class_names)))
+        data, name = read_upload(file)
+
+        def work() -> tuple:
+            image, size = decode(data, name)
+            return size, service.predict(image, min(k, len(service.loaded.class_names)))
+
+        size, ranked = service.do(work)
         return {"filename": name, "prediction": ranked[0], "top_k": ranked, "image_size": list(size)}
 
     @app.post("/explain", responses={200: {"content": {"image/png": {}}}})
@@ -334,9 +338,13 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5, host: str = "127.
         """A PNG figure explaining the model's answer on the image (Grad-CAM overlay, feature maps, ...)."""
         if method not in methods:
             raise UploadError(400, f"method: {method!r} (expected one of {', '.join(methods)})")
-        with service.slot():
-            image, _, _ = read_upload(file)
-            png, title = service.explain_png(image, method, layer, _target(target))
+        data, name = read_upload(file)
+
+        def work() -> tuple[bytes, str]:
+            image, _ = decode(data, name)
+            return service.explain_png(image, method, layer, _target(target))
+
+        png, title = service.do(work)
         return Response(png, media_type="image/png", headers={"X-Cnnlab-Title": _header_text(title)})
 
     @app.get("/report", response_class=HTMLResponse)

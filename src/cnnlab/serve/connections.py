@@ -47,7 +47,7 @@ class ConnectionLimits:
     header_timeout: float = 10.0
     body_timeout: float = 60.0
     keep_alive: float = 5.0
-    max_connections: int = 2000
+    max_connections: int = 8192
     max_header_bytes: int = 16 * 1024
 
     def __post_init__(self) -> None:

@@ -7,15 +7,55 @@ raised, is a corrupt image (400); one over the size limit is 413.
 
 Large images are decoded at reduced size (`min_side`): the model resizes them to its input
 anyway, so memory per request is bounded by the model's input rather than by the upload
-(a 9,400×9,400 PNG cost 0.5 GB and 14 s per /predict before; issue 19 item 7).
+(a 9,400×9,400 PNG cost 0.5 GB and 14 s per /predict before; issue 19 item 7). PIL cannot
+decode a PNG at reduced size, so a large PNG still passes through memory once, at 4 bytes a
+pixel (324 MB for 9,000×9,000): large images are decoded one at a time in the process, and the
+freed buffers are handed back to the system afterwards (glibc keeps them in the decoding
+thread's arena otherwise; the server stayed at 2.1–2.6 GB after the uploads in the issue).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import functools
+import threading
+
 import torch
 
-from cnnlab.data.images import UnknownImageFormat, decode_image, pil_to_tensor
+from cnnlab.data.images import UnknownImageFormat, decode_image, open_image_header, pil_to_tensor
 from cnnlab.errors import CnnlabError, ImageLoadError
+
+
+# Images above this many pixels (64 MB decoded) are decoded one at a time; smaller ones in parallel.
+LARGE_IMAGE_PIXELS = 4096 * 4096
+_large_decode = threading.Lock()
+
+
+def _declared_pixels(data: bytes, filename: str) -> int:
+    """Pixels the image's header declares (0 when there is no valid header: decoding reports it)."""
+    try:
+        with open_image_header(data, filename) as img:
+            return img.width * img.height
+    except ImageLoadError:
+        return 0
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim():
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_free_memory() -> None:
+    """Hand freed heap memory back to the system (glibc's malloc_trim; a no-op elsewhere)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class UploadError(CnnlabError):
@@ -42,8 +82,14 @@ def decode_upload(data: bytes, filename: str, channels: int,
     """
     if not data:
         raise UploadError(400, f"{filename}: empty file (0 bytes); pick an image file")
+    large = _declared_pixels(data, filename) > LARGE_IMAGE_PIXELS
     try:
-        img = decode_image(data, filename, channels, min_side=min_side)
+        with _large_decode if large else contextlib.nullcontext():
+            try:
+                img = decode_image(data, filename, channels, min_side=min_side)
+            finally:
+                if large:
+                    release_free_memory()
     except UnknownImageFormat:
         raise UploadError(415, f"{filename}: not an image (the file starts with {data[:8]!r}); "
                                "expected PNG, JPEG, GIF, BMP, TIFF or WebP") from None
