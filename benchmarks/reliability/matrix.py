@@ -554,6 +554,15 @@ def webapp(workdir: Path) -> Row:
     return webapp_abuse(workdir)
 
 
+def _serve_row(name: str) -> Callable[..., Row]:
+    """A row of reliability.serve_hardening (issue 19's web-app groups), imported when run."""
+    def row(workdir: Path) -> Row:
+        from reliability import serve_hardening
+
+        return getattr(serve_hardening, name)(workdir)
+    return row
+
+
 ROWS: dict[str, Callable[..., Row]] = {
     "interruptions": interruptions,
     "disk": disk_faults,
@@ -562,6 +571,9 @@ ROWS: dict[str, Callable[..., Row]] = {
     "numerics": numerics,
     "untrusted": untrusted_files,
     "webapp": webapp,
+    "disclosure": _serve_row("disclosure_injection"),
+    "slow-clients": _serve_row("slow_clients"),
+    "large-images": _serve_row("large_images"),
 }
 
 

@@ -336,7 +336,8 @@ def disclosure_injection(workdir: Path) -> Row:
         names = XSS_NAMES + [str(i) for i in range(len(XSS_NAMES), 10)]
         page = TestClient(create_app(_with_class_names(run, names)), base_url=LOCAL).get("/").text
         script = page[page.index("<script>"):]
-        if page.count("</script>") != 1 or "<!--" in page or re.search(r"<img|</SCRIPT", page, re.I):
+        low = page.lower()
+        if low.count("</script") != 1 or "<!--" in page or "<img src=x" in low:
             return "a class name broke out of the page script"
         return None if "document.title" in script and "\\u003c/script\\u003e" in script else "names not embedded"
 

@@ -68,3 +68,25 @@ def test_atomic_writes_get_the_usual_file_permissions(tmp_path):
     os.umask(umask)
     path = atomic_write_text(tmp_path / "report.html", "<html></html>")
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's owner-only 0600
+
+
+# --- issue 19: the web app's rows (benchmarks/reliability/serve_hardening.py) ----------------------
+
+def test_disclosure_and_injection_row(tmp_path):
+    from reliability.serve_hardening import disclosure_injection
+
+    assert_row(disclosure_injection(tmp_path), 20)
+
+
+def test_slow_clients_row(tmp_path):
+    from reliability.serve_hardening import slow_clients
+
+    assert_row(slow_clients(tmp_path, connections=2000, crowd=3000), 7)
+
+
+@pytest.mark.slow
+def test_large_images_row(tmp_path):
+    # tests/webapp/test_abuse.py runs its memory case in the default run; this adds the rest.
+    from reliability.serve_hardening import large_images
+
+    assert_row(large_images(tmp_path, mutated=200), 10)

@@ -271,3 +271,52 @@ def test_non_finite_answer_is_never_a_200(loaded, digit_pngs):
     r = client.post("/predict", files={"file": ("d.png", digit_pngs[0][0], "image/png")})
     assert r.status_code == 422, r.text
     assert "not finite" in r.json()["detail"]
+
+
+# --- item 6: a request head over the cap, even in one read ----------------------------------------
+
+def test_oversized_request_head_is_431_even_when_complete(trained_run):
+    from cnnlab.serve.server import running_server
+
+    with running_server(trained_run) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n")
+            reply = s.recv(200)
+        assert reply.startswith(b"HTTP/1.1 431"), reply
+        import httpx
+
+        assert httpx.get(url + "/health").status_code == 200
+
+
+# --- item 7: bounded model work ---------------------------------------------------------------------
+
+class Slow(torch.nn.Module):
+    """Sleeps before the forward pass: holds a worker long enough for the queue to fill."""
+
+    def forward(self, x):
+        time.sleep(0.5)
+        return x
+
+
+def test_full_queue_answers_503_and_the_rest_are_served(loaded, digit_pngs):
+    import dataclasses
+    import threading
+
+    slow = dataclasses.replace(loaded, model=torch.nn.Sequential(Slow(), loaded.model).eval())
+    client = TestClient(create_app(slow, workers=1, queue=1), base_url=LOCAL)
+    codes, retry = [], []
+
+    def upload():
+        r = client.post("/predict", files={"file": ("d.png", digit_pngs[0][0], "image/png")})
+        codes.append(r.status_code)
+        retry.append(r.headers.get("retry-after"))
+
+    threads = [threading.Thread(target=upload) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(set(codes)) == [200, 503], codes
+    assert codes.count(200) >= 2 and all(r == "1" for c, r in zip(codes, retry) if c == 503)
+    assert client.get("/health").status_code == 200

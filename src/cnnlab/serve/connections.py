@@ -83,8 +83,25 @@ class _GuardedH11(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and self._head_too_large(data):
+            return self._refuse_head()
         super().data_received(data)
         self._follow_state()
+
+    def _head_too_large(self, data: bytes) -> bool:
+        """h11 caps only an *unfinished* head: a 100 kB head arriving in one read was accepted."""
+        limit = self.limits.max_header_bytes
+        pending = self.conn.trailing_data[0] + data if self.conn.trailing_data[0] else data
+        end = pending.find(b"\r\n\r\n", 0, limit + 4)
+        return end < 0 and len(pending) > limit
+
+    def _refuse_head(self) -> None:
+        body = (b'{"detail": "request line and headers are over the limit of %d bytes"}'
+                % self.limits.max_header_bytes)
+        self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+                             b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+        self._disarm()
+        self.transport.close()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
