@@ -320,3 +320,26 @@ def test_full_queue_answers_503_and_the_rest_are_served(loaded, digit_pngs):
     assert sorted(set(codes)) == [200, 503], codes
     assert codes.count(200) >= 2 and all(r == "1" for c, r in zip(codes, retry) if c == 503)
     assert client.get("/health").status_code == 200
+
+
+# --- item 10: a decoder crash in a folder is one skipped file, not a failed command ----------------
+
+def test_decoder_crash_in_a_folder_is_one_error_row_and_one_skipped_file(trained_run, tmp_path, digit_pngs, capsys):
+    from cnnlab.cli import main
+
+    for cls in ("a", "b"):
+        (tmp_path / "imgs" / cls).mkdir(parents=True)
+        for i in range(3):
+            (tmp_path / "imgs" / cls / f"{i}.png").write_bytes(digit_pngs[0][i])
+    (tmp_path / "imgs" / "a" / "photo.png").write_bytes(dds_unknown_pixel_format())
+    with pytest.raises(SystemExit) as done:
+        main(["predict", str(trained_run), str(tmp_path / "imgs"), "--format", "json"])
+    assert done.value.code == 0
+    rows = json.loads(capsys.readouterr().out)
+    bad = [r for r in rows if r["path"].endswith("photo.png")]
+    assert len(rows) == 7 and len(bad) == 1 and "not a readable image" in bad[0]["error"]
+    with pytest.raises(SystemExit) as done:
+        main(["data", "stats", "--data", str(tmp_path / "imgs")])
+    out = "".join(capsys.readouterr().out.split())  # the console wraps long lines anywhere
+    assert done.value.code == 0, out
+    assert "1file(s)skipped" in out and "photo.png:notareadableimage" in out
