@@ -271,6 +271,8 @@ def test_non_finite_answer_is_never_a_200(loaded, digit_pngs):
     r = client.post("/predict", files={"file": ("d.png", digit_pngs[0][0], "image/png")})
     assert r.status_code == 422, r.text
     assert "not finite" in r.json()["detail"]
+    r = client.post("/explain", files={"file": ("d.png", digit_pngs[0][0], "image/png")}, data={"method": "gradcam"})
+    assert r.status_code == 422 and "not finite" in r.json()["detail"], r.text
 
 
 # --- item 6: a request head over the cap, even in one read ----------------------------------------

@@ -94,6 +94,9 @@ def page_json(value) -> str:
     return text
 
 
+NOT_FINITE = "the model's answer is not finite (NaN or inf probabilities): its weights overflow on this image"
+
+
 class Busy(CnnlabError):
     """Every model slot is taken and the queue is full: answer 503 with Retry-After."""
 
@@ -151,8 +154,7 @@ class ModelService:
         with self.lock:
             probs = predict_proba(self.loaded, [image])
         if not all(math.isfinite(float(p)) for p in probs.ravel()):
-            raise UploadError(422, "the model's answer is not finite (NaN or inf probabilities): its weights "
-                                   "overflow on this image")
+            raise UploadError(422, NOT_FINITE)
         names = self.loaded.class_names
         return [{"class": name, "index": names.index(name), "probability": p} for name, p in top_k(probs, names, k)[0]]
 
@@ -164,6 +166,8 @@ class ModelService:
         array = array[:, :, 0] if array.shape[2] == 1 else array
         with self.lock:
             result = explain(self.run, array, method=method, layer=layer or None, target=target)
+        if result.prediction and not math.isfinite(float(result.prediction.get("probability", 0.0))):
+            raise UploadError(422, NOT_FINITE)
         return result.png, result.title
 
     def conv_layers(self) -> list[str]:
