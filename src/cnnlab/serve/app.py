@@ -94,6 +94,36 @@ def page_json(value) -> str:
     return text
 
 
+class HostCheck:
+    """ASGI middleware: Starlette's TrustedHostMiddleware decides; a refusal is answered with a
+    JSON line naming the header and the names expected rather than its bare "Invalid host header"."""
+
+    def __init__(self, app, allowed_hosts: list[str]):
+        self.app = app
+        self.allowed = allowed_hosts
+        self.trusted = TrustedHostMiddleware(self._passed, allowed_hosts=allowed_hosts)
+
+    @staticmethod
+    async def _passed(scope, receive, send) -> None:
+        scope["cnnlab.host_ok"] = True
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def discard(message) -> None:
+            pass
+
+        await self.trusted(scope, receive, discard)
+        if scope.pop("cnnlab.host_ok", False):
+            return await self.app(scope, receive, send)
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")[:100]
+        response = JSONResponse({"detail": f"Host header: {host!r} is not a name of this server (expected "
+                                           f"{', '.join(self.allowed)}; serve another name with --host)"},
+                                status_code=400)
+        await response(scope, receive, send)
+
+
 NOT_FINITE = "the model's answer is not finite (NaN or inf probabilities): its weights overflow on this image"
 
 
@@ -273,7 +303,7 @@ def create_app(run, max_upload_mb: float = 10, top_k: int = 5, host: str = "127.
         f"uploads up to {max_upload_mb:g} MB."))
     # Multipart framing adds a few hundred bytes; 64 kB of slack keeps the limit about the file.
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes + 65536, paths=("/predict", "/explain"))
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(host))  # outermost: first check
+    app.add_middleware(HostCheck, allowed_hosts=allowed_hosts(host))  # outermost: the first check
     app.state.service = service
 
     @app.exception_handler(UploadError)
