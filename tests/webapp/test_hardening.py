@@ -210,6 +210,11 @@ def test_large_upload_is_decoded_at_reduced_size(client):
     r_small = client.post("/predict", files={"file": ("small.png", png_bytes(small), "image/png")})
     assert r_big.status_code == 200 and r_big.json()["image_size"] == [6000, 6000]
     assert r_big.json()["prediction"]["class"] == r_small.json()["prediction"]["class"]
+    # What the app decodes: reduced by an integer factor to ≥ 2× the 8×8 input, not 6000×6000.
+    from cnnlab.serve.uploads import decode_upload
+
+    image, size = decode_upload(png_bytes(big), "big.png", 1, min_side=16)
+    assert size == (6000, 6000) and 16 <= image.shape[1] < 32 and image.shape[1:] == image.shape[1:][::-1]
 
 
 # --- item 14: odd targets -------------------------------------------------------------------------
