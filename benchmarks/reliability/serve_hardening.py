@@ -125,10 +125,13 @@ def timed_health(url: str, timeout: float = 30.0) -> tuple[int, float]:
 
 
 def health_under_half_open(url: str, n: int) -> tuple[int, int, float]:
-    """Open n half-open connections, then time /health: (held open, status, seconds)."""
+    """Open n half-open connections, then time /health: (held open, status, seconds).
+
+    The timed request comes once the crowd is idle: a first, untimed /health waits behind the
+    server's backlog of accepts (seconds on 2 busy cores), which is start-up, not the property."""
     socks = half_open(url, n)
     try:
-        time.sleep(0.5)  # let the server accept them all
+        timed_health(url, timeout=60)  # settle: the server has accepted and parked every connection
         status, seconds = timed_health(url)
         held = still_open(socks)
     finally:
@@ -369,9 +372,11 @@ def slow_clients(workdir: Path, connections: int = 5000, crowd: int = 10000) -> 
     cases = Cases()
     run = _trained(workdir)
     room = open_files_for(max(connections, crowd))
+    figures: list[str] = []
     with server_process(run) as (url, _pid):
         def held_case(n: int = min(connections, room)) -> str | None:
             held, status, seconds = health_under_half_open(url, n)
+            figures.append(f"/health {seconds * 1000:.0f} ms with {held:,} held")
             if status != 200 or seconds >= 1.0:
                 return f"/health answered {status} in {seconds:.2f} s with {held} of {n} half-open held"
             return None if held >= 0.98 * n else f"only {held} of {n} half-open connections stayed open"
@@ -380,6 +385,7 @@ def slow_clients(workdir: Path, connections: int = 5000, crowd: int = 10000) -> 
 
         def crowd_case(n: int = min(crowd, room)) -> str | None:
             held, status, seconds = health_under_half_open(url, n)
+            figures.append(f"{seconds * 1000:.0f} ms with {n:,} tried")
             return None if status == 200 and seconds < 1.0 else f"/health answered {status} in {seconds:.2f} s"
 
         cases.check(f"{min(crowd, room)} half-open (past the table), /health < 1 s", crowd_case)
@@ -446,7 +452,8 @@ def slow_clients(workdir: Path, connections: int = 5000, crowd: int = 10000) -> 
 
         cases.check("100 kB header", oversized_header)
     return cases.row("Slow clients (half-open connections, stalled headers and bodies)",
-                     "{passed}/{tried}: /health under 1 s with the crowd connected; stalled clients closed", start)
+                     "{passed}/{tried}: " + ", ".join(figures) + "; stalled clients closed by their deadlines",
+                     start)
 
 
 def large_images(workdir: Path, uploads: int = 8, side: int = 9000, mutated: int = 300) -> Row:
@@ -462,9 +469,11 @@ def large_images(workdir: Path, uploads: int = 8, side: int = 9000, mutated: int
     cases = Cases()
     run = _trained(workdir)
     big = large_png(side)
+    figures: list[str] = []
     with server_process(run) as (url, pid):
         def memory_case() -> str | None:
             codes, peak, health = peak_memory_of_uploads(url, pid, big, uploads)
+            figures.append(f"peak RSS {peak:,.0f} MB, /health {health * 1000:.0f} ms during {uploads} uploads")
             if codes != [200] * uploads:
                 return f"answers {codes}"
             if peak >= 1536:
@@ -513,4 +522,4 @@ def large_images(workdir: Path, uploads: int = 8, side: int = 9000, mutated: int
 
     cases.check("12 uploads at once, 1 worker and a queue of 1: 200 or 503", queue_case)
     return cases.row("Large images and decoders (web app)",
-                     "{passed}/{tried}: memory under 1.5 GB, refused with 4xx or 503, never 500", start)
+                     "{passed}/{tried}: " + ", ".join(figures) + "; refused with 4xx or 503, never 500", start)
