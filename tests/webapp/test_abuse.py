@@ -1,6 +1,6 @@
 """The issue-19 properties against a real `cnnlab serve` process (issue 19 items 6 and 7):
 5,000 idle half-open connections leave /health answering in under a second, and 8 concurrent
-9,000×9,000 uploads keep the server under 1.5 GB. Before the fix the server stopped answering
+9,000×9,000 uploads keep the server under 1.5 GB (4,500² in the default run). Before the fix the server stopped answering
 (file descriptors exhausted) and 8 such uploads peaked at 5.1 GB."""
 
 from __future__ import annotations
@@ -29,9 +29,13 @@ def test_health_answers_under_5000_half_open_connections(server):
     assert status == 200 and seconds < 1.0, f"/health answered {status} in {seconds:.2f} s"
 
 
-def test_eight_concurrent_9000_square_uploads_stay_under_1_5_gb(server):
+@pytest.mark.parametrize("side", [pytest.param(9000, marks=pytest.mark.slow), 4500])
+def test_eight_concurrent_large_uploads_stay_under_1_5_gb(server, side):
+    """9,000² is the issue's case (~40 s of decoding on 2 shared cores: `make test-slow` and the
+    large-images row of `cnnlab bench reliability`); 4,500² is past the one-at-a-time threshold
+    too and keeps the property in `make test`."""
     url, pid = server
-    codes, peak_mb, health_s = peak_memory_of_uploads(url, pid, large_png(9000), 8)
+    codes, peak_mb, health_s = peak_memory_of_uploads(url, pid, large_png(side), 8)
     assert codes == [200] * 8
     assert peak_mb < 1536, f"server RSS peaked at {peak_mb:.0f} MB"
     assert health_s < 1.0, f"/health took {health_s:.2f} s during the uploads"
