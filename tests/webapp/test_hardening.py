@@ -303,7 +303,7 @@ class Slow(torch.nn.Module):
     """Sleeps before the forward pass: holds a worker long enough for the queue to fill."""
 
     def forward(self, x):
-        time.sleep(0.5)
+        time.sleep(1.0)  # long beside the threads' start-up, even on 2 busy cores
         return x
 
 
