@@ -193,6 +193,13 @@ class TrainConfig:
                                         shown_default="lr/10")
     backbone_lr_mult: float = setting(1.0, "Backbone learning rate = lr × this", group=TRANSFER, gt=0,
                                       expected="a positive factor, e.g. 0.1")
+    lr_decay: float = setting(0.7, "finetune: each unfrozen block trains at this × the rate of the block "
+                              "above it (discriminative rates; 1 turns them off)", group=TRANSFER, gt=0, le=1,
+                              expected="0 < factor ≤ 1")
+    bn_frozen: bool = setting(True, "finetune: BatchNorm layers stay in inference mode with their ImageNet "
+                              "statistics (the Keras book's trainable=False on BN)", group=TRANSFER)
+    cached_head: bool = setting(True, "finetune: train the head phase on features computed once (no "
+                                "augmentation in that phase; the fine-tuning phase augments)", group=TRANSFER)
     # devices and speed
     accelerator: str = setting("auto", "auto, cpu, cuda or mps", group=DEVICES)
     devices: int = setting(1, "Devices (processes) per node", group=DEVICES, ge=1, expected="a whole number ≥ 1")

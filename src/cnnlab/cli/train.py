@@ -50,8 +50,14 @@ def train(
         settings["model_kwargs"] = model_kwargs(model_arg)
     if resume is not None:
         train_and_report(resume=resume, quiet=quiet, **settings)
-    else:
-        train_and_report(config, quiet=quiet, smoke=smoke, **settings)
+        return
+    if config is None:  # a photo folder gets a pretrained model; --transfer finetune its recipe
+        from cnnlab.train.folder_default import chosen_defaults
+
+        settings, note = chosen_defaults(settings)
+        if note and not quiet:
+            console.print(note, highlight=False, soft_wrap=True)
+    train_and_report(config, quiet=quiet, smoke=smoke, **settings)
 
 
 @app.command("lr-find", cls=help_from("cnnlab.train.lr_find:lr_find", epilog=augment_presets))

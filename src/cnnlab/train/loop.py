@@ -186,6 +186,23 @@ class Training:
     ema: WeightEma | None = None     # --ema: the averaged weights are validated, saved and tested
     history: list[dict[str, Any]] = field(default_factory=list)
     start_epoch: int = 1
+    # finetune with `cached_head`: the head phase's (train, val) loaders over cached features;
+    # the image loaders take over when the fine-tuning phase begins
+    head_loaders: tuple[Any, Any] | None = None
+    image_loaders: tuple[Any, Any] | None = None
+
+    def use_phase_loaders(self) -> None:
+        """Point train/val at the loaders of the current phase (features in the head phase)."""
+        if self.head_loaders is not None and self.image_loaders is not None:
+            self.train_loader, self.val_loader = self.head_loaders if self.tm.phase_index == 0 else self.image_loaders
+
+    def phase_schedule(self) -> LRSchedule:
+        """The learning-rate schedule of the current phase, over that phase's epochs: each phase
+        warms up and decays on its own (a fine-tuning phase starting at the end of a cosine would
+        never get a useful rate)."""
+        cfg = self.cfg
+        return LRSchedule(self.optimizer, cfg.scheduler, self.tm.phase_epochs(cfg.epochs), self.steps_per_epoch,
+                          cfg.step_size, cfg.gamma, cfg.warmup_epochs, cfg.plateau_patience, MONITORS[cfg.monitor])
 
     @property
     def eval_model(self) -> nn.Module:
@@ -232,11 +249,13 @@ class Training:
         if self.ema is not None:
             self.ema.load_state_dict(ckpt["model"], ckpt.get("ema", {}))
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.schedule.load_state_dict(ckpt["scheduler"])
         self.monitor.load_state_dict(ckpt["monitor"])
         self.tm.load_phase_state(ckpt.get("phase", {}))
+        self.schedule = self.phase_schedule()  # the saved phase's schedule, then its saved position
+        self.schedule.load_state_dict(ckpt["scheduler"])
         self.history = list(ckpt["history"])
         self.start_epoch = int(ckpt["epoch"]) + 1
+        self.use_phase_loaders()
         set_rng_state(ckpt.get("rng", {}))
 
 
@@ -292,13 +311,18 @@ def build_training(fabric, cfg: TrainConfig, data: DataBundle, smoke: bool = Fal
     train_loader = data.loader("train", cfg.batch_size, augment=cfg.augmentation, seed=cfg.seed,
                                balance=cfg.balance == "sampler", **shards)
     val_loader = data.loader("val", max(cfg.batch_size, 256), **shards)
-    if cfg.transfer == "extract-cached":  # the frozen base runs once (or not at all: cached); the head trains on features
+    head_loaders = image_loaders = None
+    if cfg.transfer == "extract-cached" or (cfg.transfer == "finetune" and cfg.cached_head and len(tm.phases) > 1):
+        # the frozen base runs once (or not at all: cached); the head trains on features
         from cnnlab.train.transfer_setup import cached_feature_loaders
 
-        train_loader, val_loader = cached_feature_loaders(tm, data, cfg, fabric.device)
+        image_loaders = (train_loader, val_loader)
+        head_loaders = train_loader, val_loader = cached_feature_loaders(tm, data, cfg, fabric.device)
+        if cfg.transfer == "extract-cached":
+            head_loaders = image_loaders = None
     steps_per_epoch = _optimizer_steps(len(train_loader), cfg)
-    schedule = LRSchedule(optimizer, cfg.scheduler, cfg.epochs, steps_per_epoch, cfg.step_size, cfg.gamma,
-                          cfg.warmup_epochs, cfg.plateau_patience, MONITORS[cfg.monitor])
+    schedule = LRSchedule(optimizer, cfg.scheduler, tm.phase_epochs(cfg.epochs), steps_per_epoch, cfg.step_size,
+                          cfg.gamma, cfg.warmup_epochs, cfg.plateau_patience, MONITORS[cfg.monitor])
     monitor = MetricMonitor(cfg.monitor, MONITORS[cfg.monitor], cfg.patience, cfg.min_delta)
     model = tm.model.to(memory_format=torch.channels_last) if cfg.channels_last else tm.model
     raw_model = model
@@ -308,7 +332,8 @@ def build_training(fabric, cfg: TrainConfig, data: DataBundle, smoke: bool = Fal
     mixer = batch_mixer(data.num_classes, cfg.mixup, cfg.cutmix)
     ema = WeightEma(raw_model, cfg.ema_decay) if cfg.ema else None  # a copy of the weights, on their device
     return Training(cfg, data, tm, model, raw_model, criterion, optimizer, schedule, monitor, train_loader,
-                    val_loader, steps_per_epoch, mixer, ema)
+                    val_loader, steps_per_epoch, mixer, ema, head_loaders=head_loaders,
+                    image_loaders=image_loaders)
 
 
 def open_run_folder(fabric, cfg: TrainConfig, resume: str | Path | None) -> RunWriter:
@@ -331,8 +356,8 @@ def train_epochs(fabric, t: Training, run: RunWriter, log: TrainLogger) -> bool:
     try:
         for epoch in range(t.start_epoch, cfg.epochs + 1):
             if t.tm.start_epoch(epoch, t.optimizer, cfg):  # transfer: a new phase (e.g. unfreeze) begins
-                t.schedule = LRSchedule(t.optimizer, cfg.scheduler, cfg.epochs - epoch + 1, t.steps_per_epoch,
-                                        cfg.step_size, cfg.gamma, 0.0, cfg.plateau_patience, MONITORS[cfg.monitor])
+                t.schedule = t.phase_schedule()
+                t.use_phase_loaders()
                 log.print(f"epoch {epoch}: {t.tm.phase_message()}")
             torch.manual_seed(epoch_seed(cfg.seed, epoch, fabric.global_rank))
             t.train_loader.set_epoch(epoch)
@@ -432,7 +457,7 @@ def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torc
             break
         accumulating = step % cfg.accumulate != 0 and step != n_batches
         target = y
-        if mixer is not None:
+        if mixer is not None and x.dim() == 4:  # images; a head phase on cached features is not mixed
             x, soft = mixer(x, y)
             target = soft[:, 1] if binary else soft  # one logit: the target is P(class 1)
             y = soft.argmax(1)

@@ -22,6 +22,7 @@ class TrainingModel:
     phases: list[dict[str, Any]] = field(default_factory=list)  # transfer: what trains when
     phase_index: int = 0
     backbone_lr_mult: float = 1.0
+    lr_decay: float = 1.0  # finetune: each backbone block's rate is this × the one above it
     record: dict[str, Any] = field(default_factory=dict)  # transfer: weights, blocks, phases, feature cache
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
@@ -29,7 +30,7 @@ class TrainingModel:
         if self.phases or self.backbone_lr_mult != 1.0:
             from cnnlab.models.transfer import param_groups
 
-            return param_groups(self.model, lr, self.backbone_lr_mult)
+            return param_groups(self.model, lr, self.backbone_lr_mult, self.lr_decay)
         return [{"params": [p for p in self.model.parameters() if p.requires_grad]}]
 
     def start_epoch(self, epoch: int, optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> bool:
@@ -39,19 +40,28 @@ class TrainingModel:
         for i, phase in enumerate(self.phases):
             if phase["start_epoch"] == epoch and i != self.phase_index:
                 self.phase_index = i
-                self.enter_phase(phase, optimizer, cfg.backbone_lr_mult)
+                self.enter_phase(phase, optimizer)
                 return True
         return False
 
-    def enter_phase(self, phase: dict[str, Any], optimizer: torch.optim.Optimizer, backbone_lr_mult: float) -> None:
-        """Freeze/unfreeze for `phase` and set the optimizer's rates: the head at the phase's lr, the
-        backbone at lr × backbone_lr_mult. `initial_lr` is reset too, because the loop builds a new
-        schedule for the phase and LambdaLR starts from it."""
+    def phase_epochs(self, total_epochs: int, index: int | None = None) -> int:
+        """How many epochs a phase lasts (the current one by default): its learning-rate
+        schedule (warm-up, cosine) runs over exactly these."""
+        if not self.phases:
+            return total_epochs
+        i = self.phase_index if index is None else index
+        end = self.phases[i + 1]["start_epoch"] if i + 1 < len(self.phases) else total_epochs + 1
+        return max(1, min(end, total_epochs + 1) - self.phases[i]["start_epoch"])
+
+    def enter_phase(self, phase: dict[str, Any], optimizer: torch.optim.Optimizer) -> None:
+        """Freeze/unfreeze for `phase` and set the optimizer's rates: each group at the phase's lr
+        × its `lr_scale` (the head 1, the backbone blocks their discriminative share). `initial_lr`
+        is reset too, because the loop builds a new schedule for the phase and LambdaLR starts from it."""
         from cnnlab.models.transfer import apply_phase_freezing
 
         apply_phase_freezing(self, phase)
         for group in optimizer.param_groups:
-            lr = phase["lr"] * (backbone_lr_mult if group.get("name") == "backbone" else 1.0)
+            lr = phase["lr"] * group.get("lr_scale", 1.0)
             group["lr"] = lr
             group["initial_lr"] = lr
 

@@ -8,9 +8,11 @@ Modes (`transfer`):
   runs the base.
 - `extract`: the frozen base end to end, so augmentation works (the book's second way).
 - `finetune`: phase "head" trains the new head with the base frozen for `head_epochs`
-  (0: half the epochs), then phase "finetune" unfreezes the top `unfreeze` blocks (or all)
-  and continues at `finetune_lr` (default lr/10); `backbone_lr_mult` < 1 gives the backbone a
-  lower rate than the head.
+  (0: half the epochs) — on cached features unless `cached_head` is off — then phase
+  "finetune" unfreezes the top `unfreeze` blocks (or all) and continues at `finetune_lr`
+  (default lr/10) on augmented images. Each block below the top trains at `lr_decay` × the
+  rate of the one above (`backbone_lr_mult` scales the whole backbone); BatchNorm stays in
+  inference mode with its ImageNet statistics (`bn_frozen`); each phase has its own schedule.
 - `none` with `weights`: start from the weights and train everything (the tutorial's (b)).
 
 Weights (`weights`): "imagenet" (the default when `transfer` is set), a cnnlab run folder or
@@ -93,7 +95,9 @@ def build_transfer_model(cfg: TrainConfig, data: DataBundle, smoke: bool = False
             "in_channels": data.channels, "input_size": list(data.input_size),
             "kwargs": {"backbone": source_arch, "head": list(cfg.head), "head_dropout": cfg.head_dropout}}
     phases = _phases(cfg, net)
-    tm = TrainingModel(net, arch, False, phases, 0, cfg.backbone_lr_mult)
+    finetune = cfg.transfer == "finetune"
+    net.bn_frozen = finetune and cfg.bn_frozen
+    tm = TrainingModel(net, arch, False, phases, 0, cfg.backbone_lr_mult, cfg.lr_decay if finetune else 1.0)
     tm.record = {"mode": cfg.transfer, "weights": origin, "backbone": source_arch["name"],
                  "feature_dim": net.feature_dim, "blocks": net.block_names(), "phases": phases}
     return tm
