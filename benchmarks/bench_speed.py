@@ -11,6 +11,13 @@ Rows (each ours vs a reference written out below, measured in the same run):
     the Keras-book recipe (keras-mnist, RMSprop, 5 epochs, batch 64).
  4. Model FLOP utilisation of rows 2 and 3: training FLOP/s over the machine's large-GEMM FLOP/s.
  5. Inference: images/s and single-image latency (p50/p95), PyTorch vs ONNX Runtime.
+ 6. EfficientNet-Lite0 fine-tuning, all blocks unfrozen, batch 32 at 224: `cnnlab train --transfer
+    finetune --unfreeze all` (its fine-tuning defaults: channels-last, BatchNorm frozen, AdamW) on a
+    folder of photos vs a plain timm loop (tf_efficientnet_lite0, Adam, train() mode, random
+    tensors, channels-last); images/s of the fine-tuning epoch and each process's peak RSS. With
+    `--ablation`, what each change gives: the plain loop without channels-last and with cnnlab's
+    malloc setting, and ours with only the top five blocks unfrozen (the frozen bottom runs
+    without autograd).
  7–10. Where practitioners wait (benchmarks/speed_rows.py): a head on cached features (wall from
     command to exit), `cnnlab predict` on 1,000 photos (images/s, peak RSS), start-up, and the
     Keras book's convnet per epoch on cats_and_dogs_small, each against a plain script.
@@ -136,6 +143,73 @@ def _accuracy(model, batches) -> float:
         correct += int((model(x).argmax(1) == y).sum())
         total += len(y)
     return correct / total
+
+
+# --- row 6: EfficientNet-Lite0 fine-tuning ---------------------------------------------------
+
+LITE0_IMAGES = 400  # 320 train (10 steps of 32), 40 val, 40 test
+
+
+def lite0_plain_loop(steps: int = 10, channels_last: bool = True, batch_size: int = 32) -> dict:
+    """The plain loop of issue 22: timm tf_efficientnet_lite0, 2 classes, Adam, train() mode,
+    random tensors at 224, every weight trainable; images/s after one warm-up step."""
+    import timm
+
+    torch.manual_seed(0)
+    model = timm.create_model("tf_efficientnet_lite0", num_classes=2).to(DEVICE)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    x = torch.randn(batch_size, 3, 224, 224, device=DEVICE).to(memory_format=fmt)
+    y = torch.randint(0, 2, (batch_size,), device=DEVICE)
+    seconds = 0.0
+    for step in range(steps + 1):
+        t = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+        _sync()
+        if step:  # the first step allocates everything
+            seconds += time.perf_counter() - t
+    return {"images/s": steps * batch_size / seconds, "acc": float("nan")}
+
+
+def lite0_photos(folder: Path, n: int = LITE0_IMAGES) -> Path:
+    """A two-class folder of n 256×256 JPEG photos (smooth random colour fields): decoding and
+    resizing cost what real photos of that size cost; their content does not matter for speed."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        d = folder / ("a" if i % 2 else "b")
+        d.mkdir(parents=True, exist_ok=True)
+        small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((256, 256), Image.BICUBIC).save(d / f"{i:04d}.jpg", quality=90)
+    return folder
+
+
+def lite0_ours(folder: str, project: str, unfreeze: str = "all") -> dict:
+    """`cnnlab train --data FOLDER --transfer finetune --unfreeze all` with its fine-tuning
+    defaults, one head epoch (cached features) then one fine-tuning epoch; its images/s."""
+    from cnnlab.train import fit
+    from cnnlab.train.folder_default import chosen_defaults
+
+    settings, _ = chosen_defaults({"data": folder, "transfer": "finetune", "unfreeze": unfreeze, "epochs": 2,
+                                   "head_epochs": 1, "batch_size": 32, "image_size": (224, 224),
+                                   "augment": "none"})  # the plain loop augments nothing
+    if DEVICE.type == "cuda":
+        settings.update(accelerator="cuda", precision=PRECISION)
+    r = fit(project=project, quiet=True, report=False, evaluate_test=False, **settings)
+    tuned = r.history[-1]
+    return {"images/s": tuned["images_per_s"], "acc": tuned["val_acc"]}
+
+
+def peak_rss_gb() -> float:
+    """This process's peak resident memory (Linux: ru_maxrss is in KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 # --- ours ------------------------------------------------------------------------------------
@@ -270,9 +344,14 @@ def worker(job: dict) -> dict:
         result = tutorial_loop(job["root"], torch.load(job["indices"]).tolist(), job["epochs"])
     elif job["loop"] == "plain":
         result = plain_loop(job["root"], job["epochs"])
+    elif job["loop"] == "lite0-plain":
+        result = lite0_plain_loop(channels_last=job["channels_last"])
+    elif job["loop"] == "lite0-ours":
+        result = lite0_ours(job["folder"], job["project"], job["unfreeze"])
     else:
         result = ours(job["root"], job["project"], **job["settings"])
     result["wall"] = time.perf_counter() - start
+    result["peak rss GB"] = peak_rss_gb()
     if "model" in result:  # row 4: the trained model's FLOPs per training image
         result["flops/image"] = training_flops_per_image(result.pop("model"), (1, 28, 28), result.pop("batch_size"))
         result["gemm flop/s"] = gemm_flops(repeats=10)  # the peak, in the same process, right after
@@ -290,6 +369,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--limit", type=int, default=None, help="train on this many images (a quick check only)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--precision", default="bf16-mixed", help="cnnlab's precision on cuda (Lightning's names)")
+    p.add_argument("--ablation", action="store_true", help="row 6: also what channels-last, the malloc setting "
+                   "and a frozen bottom give")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: run one loop, print JSON
     args = p.parse_args(argv)
     if args.repeats < 1:
@@ -384,6 +465,9 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  {label:<28}{per_image / 1e6:6.1f} MFLOP/img  {achieved / 1e9:6.1f} GFLOP/s  "
                   f"peak {runs['gemm flop/s'] / 1e9:6.1f} GFLOP/s  MFU {mfu:5.1%}")
 
+    if 6 in rows:
+        lite0_row(project, args.repeats, args.ablation)
+
     if 5 in rows:
         print("\n5 inference (batch: 64 for keras-mnist, 16 for efficientnet_lite0 at 224)")
         print(f"  {'model':<22}{'engine':<14}{'images/s':>10}{'p50 ms':>9}{'p95 ms':>9}")
@@ -397,6 +481,33 @@ def main(argv: list[str] | None = None) -> dict:
 
         practitioner_rows(rows & {7, 8, 9, 10}, Path(root))
     return results
+
+
+def lite0_row(project: str, repeats: int, ablation: bool) -> None:
+    """Row 6: Lite0 fine-tuning, ours vs the plain timm loop, each in its own process, in turns."""
+    folder = str(lite0_photos(Path(project) / "lite0-photos"))
+    plain = {"loop": "lite0-plain", "channels_last": True}
+    ours_all = {"loop": "lite0-ours", "folder": folder, "project": project, "unfreeze": "all"}
+    jobs = [plain, ours_all]
+    if ablation:
+        jobs += [{**plain, "channels_last": False}, {**plain, "keep_freed_memory": True},
+                 {**ours_all, "unfreeze": "5"}]
+    measured = side_by_side(jobs, repeats)
+    ref, our = measured[:2]
+    print("\n6 EfficientNet-Lite0 fine-tuning, b32 at 224 (ours: the fine-tuning epoch of `--transfer finetune "
+          "--unfreeze all`, no augmentation; plain: timm loop on random tensors)")
+    print(f"  {'loop':<54}{'images/s':>9}{'vs plain':>9}{'peak RSS GB':>12}{'vs plain':>9}")
+
+    def line(label: str, r: dict) -> None:
+        print(f"  {label:<54}{r['images/s']:>9.1f}{paired(r, ref):>8.2f}×{r['peak rss GB']:>12.2f}"
+              f"{paired(r, ref, 'peak rss GB'):>8.2f}×")
+
+    line("plain timm loop, channels-last, Adam, all unfrozen", ref)
+    line("cnnlab, all unfrozen (channels-last, BN frozen, AdamW)", our)
+    if ablation:
+        line("plain, NCHW (no channels-last)", measured[2])
+        line("plain, channels-last + cnnlab's malloc setting", measured[3])
+        line("cnnlab, top 5 blocks (frozen bottom without autograd)", measured[4])
 
 
 def _train_indices(root: str) -> list[int]:
