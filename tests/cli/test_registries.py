@@ -126,7 +126,7 @@ def test_without_the_toys_nothing_is_left_behind():
     assert "toy" not in METHODS and "toy-flip" not in AUGMENT_PRESETS
     assert list(METHODS) == ["featuremaps", "gradcam", "gradcam++", "occlusion", "saliency", "filters", "patterns",
                              "embedding", "top-images"]
-    assert list(AUGMENT_PRESETS) == ["none", "light", "autoaugment", "randaugment", "trivialaugment",
+    assert list(AUGMENT_PRESETS) == ["none", "light", "photo", "autoaugment", "randaugment", "trivialaugment",
                                      "mnist-tutorial", "keras-ch5", "imagenet"]
 
 
