@@ -45,5 +45,8 @@ def test_what_the_folder_default_chooses(tmp_path):
     assert note is None and "model" not in settings
     settings, note = chosen_defaults({"data": str(photos), "transfer": "finetune", "lr": 5e-4})
     assert settings["lr"] == 5e-4 and settings["optimizer"] == "adamw" and note.startswith("fine-tuning defaults")
+    settings, _ = chosen_defaults({"data": "mnist", "transfer": "finetune", "weights": "runs/stage1"})
+    assert "unfreeze" not in settings  # the backbone is a previous run's model: its own depth
+    assert chosen_defaults({"data": "digits", "transfer": "finetune"})[0]["unfreeze"] == "5"  # Lite0
     # about 60 steps of fine-tuning, 3 to 10 epochs
     assert finetune_epochs(2000) == 3 and finetune_epochs(200) == 10 and finetune_epochs(500) == 4

@@ -114,7 +114,8 @@ def finetune_defaults(settings: dict[str, Any], n_train: int | None = None, phot
     chosen = dict(FINETUNE_DEFAULTS)
     if photos:
         chosen["augment"] = "photo"
-    model = settings.get("model", PHOTO_MODEL)
+    # no --model: the transfer default (Lite0), unless the weights come from a run or a file
+    model = settings.get("model") or (PHOTO_MODEL if settings.get("weights") in (None, "imagenet") else None)
     if model in MODEL_UNFREEZE:
         chosen["unfreeze"] = MODEL_UNFREEZE[model]
     if "epochs" not in settings and "head_epochs" not in settings:
