@@ -181,8 +181,12 @@ class TrainConfig:
     # transfer learning
     weights: str | None = setting(None, "imagenet, a weights file, or a run folder", group=TRANSFER,
                                   shown_default="random initialisation")
-    transfer: str = setting("none", "Transfer learning mode", group=TRANSFER, choices=TRANSFER_MODES)
-    unfreeze: str = setting("all", "finetune: top N blocks, or all", group=TRANSFER, parse=_number_as_text)
+    transfer: str = setting("none", "Transfer learning mode; `cnnlab train --transfer finetune` also brings AdamW, "
+                            "warm-up + cosine per phase, label smoothing and channels-last where not given. "
+                            "A folder of photos with no --model: efficientnet_lite0, finetune",
+                            group=TRANSFER, choices=TRANSFER_MODES)
+    unfreeze: str = setting("all", "finetune: top N blocks, or all (cnnlab train on efficientnet_lite0: 5)",
+                            group=TRANSFER, parse=_number_as_text)
     head: list[int] = setting([], "Hidden sizes of the new head, e.g. 512,256", group=TRANSFER,
                               parse=comma_list(int))
     head_dropout: float = setting(0.0, "Dropout in the new head", group=TRANSFER, ge=0, lt=1,
