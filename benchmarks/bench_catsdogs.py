@@ -5,7 +5,7 @@
     cnnlab bench catsdogs --rows 3 --results out.jsonl        # append each finished row to a file ...
     cnnlab bench catsdogs --table out.jsonl                   # ... and print the table of a file's rows
 
-Each row runs its recipe (recipes/NAME.yaml) on `--data` (default: $CNNLAB_DATA/cats_and_dogs_small,
+Each row runs its recipe (`cnnlab recipes show NAME`) on `--data` (default: $CNNLAB_DATA/cats_and_dogs_small,
 1,000/500/500 photos per class): fit, then the 1,000 test photos with the best validation weights.
 The book's VGG16 rows run on EfficientNet-Lite0, whose ImageNet weights ship in a package (VGG16's
 are not available offline). Row 6 is `cnnlab train --data DATA` with no other flag; its settings are
@@ -28,7 +28,6 @@ import os
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 
 # row: (label, recipe, the book's accuracy, target)
 ROWS = {
@@ -43,11 +42,10 @@ TRANSFER_ROWS = (3, 4, 5, 6)
 
 
 def recipe_path(name: str) -> Path:
-    """recipes/NAME.yaml of this checkout (recipes/ at the top, or inside the package)."""
-    for folder in (ROOT / "recipes", ROOT / "src" / "cnnlab" / "recipes"):
-        if (folder / f"{name}.yaml").is_file():
-            return folder / f"{name}.yaml"
-    raise FileNotFoundError(f"recipe {name}: not in {ROOT / 'recipes'} or {ROOT / 'src/cnnlab/recipes'}")
+    """The recipe file of a name (recipes ship inside the package, cnnlab/recipes)."""
+    from cnnlab.recipes import get_recipe
+
+    return get_recipe(name).path
 
 
 def row_settings(row: int, data: str, cut: int | None) -> tuple[Path | None, dict]:
