@@ -106,9 +106,12 @@ def table(results: list[dict]) -> str:
         lines += [f"\n{title}; test accuracy on the 1,000 test photos\n",
                   "| row | recipe | book | target | test acc | wall | train images/s |",
                   "|---|---|---:|---:|---:|---:|---:|"]
-        for row, (label, _, book, target) in ROWS.items():
+        for row, (label, recipe, book, target) in ROWS.items():
             r = rows.get(row)
             if r is None:
+                if not cut or row in TRANSFER_ROWS:
+                    lines.append(f"| {row} {label} | {recipe or '(photo-folder default)'} | {book} | {target} "
+                                 "| not run | — | — |")
                 continue
             acc = f"{100 * r['test_acc']:.1f} %" if r.get("test_acc") is not None else "—"
             ips = f"{r['train_images_per_s']:.1f}" if r.get("train_images_per_s") else "—"
