@@ -38,7 +38,9 @@ FINETUNE_DEFAULTS: dict[str, Any] = {
     "label_smoothing": 0.1,
     "head_dropout": 0.2,
     "channels_last": True,    # 1.6–1.7× the images/s of NCHW for Lite0 on the CPU (issue 22)
-    "monitor": "val_acc",
+    # the best epoch by val_loss (the default monitor), not val_acc: on 1,000 validation photos
+    # accuracy moves in steps of 0.1 %, and a tie keeps the earlier epoch, i.e. the head phase
+    # (measured: the first fine-tuning epoch tied the head's 98.8 % while its loss fell 0.234 → 0.230)
 }
 # Measured for Lite0: the top five blocks (blocks.3 … conv_head) beat the top three and do not
 # overfit 200 photos; the frozen bottom runs without autograd, 2× the images/s of all unfrozen.
