@@ -17,7 +17,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.explain import explain, list_layers
 from cnnlab.explain.api import METHODS
 from cnnlab.explain.result import Explanation
-from cnnlab.explain.target_layers import LayerError, default_layer
+from cnnlab.explain.target_layers import LayerError, cam_layer, default_layer, trace_layers
 from cnnlab.train import fit, load_model
 from cnnlab.run.checkpoint import LoadedModel
 
@@ -87,6 +87,35 @@ def test_list_layers_and_default_layer(run_dir):
     shapes = {li.name: li.output_shape for li in layers}
     assert shapes["conv1"] == (32, 28, 28) and shapes["pool2"] == (64, 7, 7) and shapes["fc1"] == (64,)
     assert default_layer(load_model(run_dir).model) == "conv2"
+
+
+def test_gradcam_defaults_to_the_block_output_after_the_last_convs_activation(run_dir, digit_png):
+    # The Grad-CAM paper's code (relu5_3) and the Keras book use the maps after the activation.
+    e = explain(run_dir, digit_png, method="gradcam")
+    assert e.layers == ["relu2"]
+    at_relu2 = explain(run_dir, digit_png, method="gradcam", layer="relu2")
+    np.testing.assert_array_equal(e.arrays["cam"], at_relu2.arrays["cam"])
+    at_conv2 = explain(run_dir, digit_png, method="gradcam", layer="conv2")  # still reachable with --layer
+    assert not np.array_equal(e.arrays["cam"], at_conv2.arrays["cam"])
+    plus = explain(run_dir, digit_png, method="gradcam++")
+    np.testing.assert_array_equal(plus.arrays["cam"],
+                                  explain(run_dir, digit_png, method="gradcam++", layer="relu2").arrays["cam"])
+
+
+@pytest.mark.parametrize(("name", "kwargs", "shape", "expected"), [
+    ("mnist-tutorial", {}, (1, 28, 28), "relu2"),            # conv2 → relu2 → pool2
+    ("keras-mnist", {}, (1, 28, 28), "relu3"),               # the last conv has no pool after it
+    ("keras-catsdogs", {}, (3, 150, 150), "relu4"),
+    ("torchvision:resnet18", {"num_classes": 3, "input_size": 64}, (3, 64, 64), "layer4"),  # after the add and ReLU
+    ("googlenet", {}, (3, 96, 96), "inception5b"),            # the concatenation, not one branch's conv
+    ("efficientnet_lite0", {}, (3, 96, 96), "bn2"),           # timm's BatchNormAct2d: BN and ReLU6
+])
+def test_default_cam_layer_is_the_last_conv_blocks_output(name, kwargs, shape, expected):
+    from cnnlab.models import build_model
+
+    model = build_model(name, **kwargs).eval()
+    layers = trace_layers(model, torch.zeros(1, *shape))
+    assert cam_layer(model, layers) == expected
 
 
 def test_unknown_layer_lists_valid_names_and_linear_is_refused(run_dir, digit_png):

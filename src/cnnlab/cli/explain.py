@@ -49,7 +49,8 @@ def explain(
     image: Optional[str] = typer.Argument(None, help="Image file (the per-image methods)"),
     method: Optional[str] = typer.Option(None, "--method", "-m", help="Explain method (listed below)"),
     layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Module name(s), comma-separated "
-                                        "(see --list-layers)", show_default="the last conv layer"),
+                                        "(see --list-layers)",
+                                        show_default="the last conv layer; Grad-CAM: its block output, after the activation"),
     target: Optional[str] = typer.Option(None, "--class", "-c", help="Class name or index",
                                          show_default="the predicted class"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG file or folder",

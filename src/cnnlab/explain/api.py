@@ -2,7 +2,7 @@
 `cnnlab.explain.methods`, registered with its name, kind and help.
 
     from cnnlab.explain import explain, list_layers
-    e = explain("runs/exp", "seven.png", method="gradcam")        # predicted class, last conv
+    e = explain("runs/exp", "seven.png", method="gradcam")        # predicted class, last conv block
     e.prediction, e.arrays["heatmap"].shape                       # {"class": "7", ...}, (28, 28)
     explain("runs/exp", method="embedding", out="tsne.png")       # t-SNE of the test split
 """
@@ -41,7 +41,8 @@ def explain(source: str | Path | LoadedModel | Run, image: Any = None, method: s
     a PIL image or a uint8 tensor (needed by the per-image methods). method: one of METHODS
     (`cnnlab explain --help` lists them with what they show). layer: a module name (see
     `list_layers`), or several for featuremaps and patterns; default: the last conv layer
-    (featuremaps: every conv/pool layer; filters: the first conv). target: the class to explain
+    (Grad-CAM: its block output after the activation, e.g. `relu2`, a ResNet's `layer4`;
+    featuremaps: every conv/pool layer; filters: the first conv). target: the class to explain
     (name or index); default the predicted one. out: write the PNG there (a folder gets
     `default_filename`).
     options: the method's own keyword options (e.g. occlusion `patch`, `stride`, `fill`;
