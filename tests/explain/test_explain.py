@@ -105,6 +105,7 @@ def test_gradcam_defaults_to_the_block_output_after_the_last_convs_activation(ru
 @pytest.mark.parametrize(("name", "kwargs", "shape", "expected"), [
     ("mnist-tutorial", {}, (1, 28, 28), "relu2"),            # conv2 → relu2 → pool2
     ("keras-mnist", {}, (1, 28, 28), "relu3"),               # the last conv has no pool after it
+    ("spec:conv16k3p1 maxpool2 bn relu conv32k3p1 maxpool2 bn relu fc10", {}, (1, 28, 28), "relu2"),  # pool first
     ("keras-catsdogs", {}, (3, 150, 150), "relu4"),
     ("torchvision:resnet18", {"num_classes": 3, "input_size": 64}, (3, 64, 64), "layer4"),  # after the add and ReLU
     ("googlenet", {}, (3, 96, 96), "inception5b"),            # the concatenation, not one branch's conv

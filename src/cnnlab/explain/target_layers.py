@@ -19,6 +19,12 @@ from cnnlab.errors import CnnlabError
 from cnnlab.models.tracing import trace_modules
 
 
+# Module kinds by what they do to a feature map (class names, so timm's and torchvision's count too).
+ACTIVATIONS = {"ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Mish", "Sigmoid", "Tanh"}
+NORMS = {"BatchNorm2d", "GroupNorm", "BatchNormAct2d", "LayerNorm2d", "Identity"}
+POOLS = {"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"}
+
+
 class LayerError(CnnlabError):
     """A layer name does not exist, or the layer does not fit the method."""
 
@@ -108,18 +114,36 @@ def cam_layer(model, layers: Sequence[LayerInfo]) -> str:
     From the last conv (`default_layer`), this follows the layers that return, in order, while
     they keep its H×W: the norm and activation after it, and the blocks that end with it (a
     ResNet's `layer4`, an Inception block's concatenation, EfficientNet's `bn2` with its act),
-    and takes the last one. A pool that changes the size, or a flatten, ends the block. Modules
+    and takes the last one. A flatten ends the block, and so does a pool that changes the size,
+    unless the activation comes after it (`conv maxpool bn relu`, as `recipes/mnist-fast.yaml`
+    orders a block): then the block's output is that activation's, at the pooled size. Modules
     called more than once (a ReLU shared inside a torchvision ResNet block) are passed over:
     their hook would see several tensors.
     """
     conv = find_layer(layers, default_layer(model, layers))
-    chosen = conv.name
-    for li in sorted((li for li in layers if li.finished > conv.finished), key=lambda li: li.finished):
-        if not li.is_spatial or li.output_shape[1:] != conv.output_shape[1:]:
+    modules = dict(model_of(model).named_modules())
+    after = sorted((li for li in layers if li.finished > conv.finished and li.calls == 1), key=lambda li: li.finished)
+    block = same_size_run(after, conv)
+    if not any(li.kind in ACTIVATIONS or next(modules[li.name].children(), None) is not None for li in block):
+        # no activation and no enclosing block at the conv's size: a pool may come before the activation
+        for i, li in enumerate(after):
+            if li.kind in ACTIVATIONS and li.is_spatial:
+                block = [li, *same_size_run(after[i + 1:], li)]
+                break
+            if li.kind not in POOLS | NORMS or not li.is_spatial:
+                break
+    shown = [li for li in block if not li.kind.startswith("Dropout")]  # eval-mode dropout: same maps, odd name
+    return shown[-1].name if shown else conv.name
+
+
+def same_size_run(layers: Sequence[LayerInfo], start: LayerInfo) -> list[LayerInfo]:
+    """The leading `layers` whose maps keep `start`'s H×W."""
+    run = []
+    for li in layers:
+        if not li.is_spatial or li.output_shape[1:] != start.output_shape[1:]:
             break
-        if li.calls == 1 and not li.kind.startswith("Dropout"):  # eval-mode dropout: the same maps, a confusing name
-            chosen = li.name
-    return chosen
+        run.append(li)
+    return run
 
 
 def first_conv(model) -> str:
