@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -105,3 +107,11 @@ def test_summary_renders_as_text(vgg16_summary):
     assert "138,357,544" in text and "adam state" in text
     num_classes = summary("keras-catsdogs", num_classes=5)
     assert num_classes.output_shape == (5,)
+
+
+def test_no_optimizer_is_said_in_words_not_as_a_none_optimizer_with_zero_copies():
+    text = str(summary("mnist-tiny", optimizer="none"))
+    assert "none state" not in text and "0 copies" not in text
+    assert re.search(r"optimizer state\s+none\s+no optimizer counted", text), text
+    assert "optimizer state +" not in text
+    assert "adam state" in str(summary("mnist-tiny", optimizer="adam"))
