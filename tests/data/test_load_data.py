@@ -125,3 +125,27 @@ def test_real_mnist(mnist_root):
     assert d.train.images.shape[1:] == (1, 28, 28)
     assert abs(d.preprocessing.mean[0] - 0.1307) < 0.002  # the well-known MNIST mean
     assert d.test.labels[:5].tolist() == [7, 2, 1, 0, 4]  # the first test digits
+
+
+@pytest.mark.parametrize(("source", "url", "where"), [
+    ("cifar10", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "cifar-10-batches-py/"),
+    ("mnist", "train-images-idx3-ubyte.gz", "MNIST/raw/"),
+])
+def test_download_without_a_network_is_one_line_naming_the_files_and_where_to_put_them(
+        tmp_path, monkeypatch, capsys, source, url, where):
+    # Issue 21 item 8: offline, `data stats --data cifar10 --download` printed a 105-line URLError traceback.
+    import urllib.error
+    import urllib.request
+
+    from cnnlab.cli import main
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(SystemExit) as done:
+        main(["data", "stats", "--data", source, "--data-root", str(tmp_path), "--download"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert url in err and "name resolution" in err and str(tmp_path) in err and where in err, err
