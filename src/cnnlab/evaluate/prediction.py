@@ -18,13 +18,13 @@ import torch
 
 from cnnlab.data.images import is_image_file
 from cnnlab.errors import CnnlabError, ConfigError
-from cnnlab.evaluate.onnx_model import OnnxModel, load_onnx
+from cnnlab.evaluate.onnx_model import ExportedModel, is_torchscript_file, load_onnx, load_torchscript
 from cnnlab.evaluate.sources import ModelSource
 from cnnlab.inference import predict_batch, prepare_batch, top_k as top_k_classes
 from cnnlab.run.checkpoint import LoadedModel
 from cnnlab.run.folder import Run
 
-Predictor = LoadedModel | OnnxModel
+Predictor = LoadedModel | ExportedModel
 
 
 @dataclass
@@ -44,12 +44,15 @@ class PredictionRow:
                 "error": self.error}
 
 
-def load_predictor(source: ModelSource | OnnxModel) -> Predictor:
-    """A run folder or checkpoint (PyTorch), an exported `.onnx` file (ONNX Runtime), or either loaded."""
-    if isinstance(source, OnnxModel):
+def load_predictor(source: ModelSource | ExportedModel) -> Predictor:
+    """A run folder or checkpoint (PyTorch), an exported `.onnx` file (ONNX Runtime) or
+    TorchScript file (`model.torchscript.pt`, torch.jit), or any of them loaded."""
+    if isinstance(source, ExportedModel):
         return source
     if isinstance(source, (str, Path)) and Path(source).suffix.lower() == ".onnx":
         return load_onnx(source)
+    if isinstance(source, (str, Path)) and is_torchscript_file(Path(source)):
+        return load_torchscript(source)
     return Run.open(source).model()
 
 
@@ -65,7 +68,7 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def predict(source: ModelSource | OnnxModel, paths: Sequence[str | Path], top_k: int = 5, tta: bool = False,
+def predict(source: ModelSource | ExportedModel, paths: Sequence[str | Path], top_k: int = 5, tta: bool = False,
             batch_size: int = 64) -> list[PredictionRow]:
     """Top-k classes with probabilities for each image file (folders are expanded).
 
@@ -91,7 +94,7 @@ def predict(source: ModelSource | OnnxModel, paths: Sequence[str | Path], top_k:
     for start in range(0, len(prepared), batch_size):
         chunk = prepared[start:start + batch_size]
         batch = torch.cat([x for _, x in chunk])
-        probs = (predictor.predict_batch(batch, tta) if isinstance(predictor, OnnxModel)
+        probs = (predictor.predict_batch(batch, tta) if isinstance(predictor, ExportedModel)
                  else predict_batch(predictor, batch, tta)).numpy()
         for (i, _), top in zip(chunk, top_k_classes(probs, predictor.class_names, top_k)):
             rows[i].top = top
