@@ -63,6 +63,7 @@ README_MARKERS = {
     "cnnlab data split kaggle/train": "needs: Kaggle's dogs-vs-cats train folder",
     "cnnlab evaluate runs/a runs/b runs/c": "needs: three runs named a, b and c",
     "cnnlab predict runs/exp photos/": "needs: a photos/ folder and x.jpg",
+    "cnnlab predict runs/exp/export x.jpg": "needs: a run exported to runs/exp/export and x.jpg",
     "torchrun": "needs: two nodes",
     "cnnlab train --data photos/": "needs: a photos/ folder",
     "cnnlab train --config cifar10": "needs: CIFAR-10 and ResNet-18 ImageNet weights",

@@ -56,6 +56,9 @@ def test_predict_runs_the_onnx_file_like_the_run(digit_run, tmp_path):
     for a, b in zip(via_onnx, via_torch):
         assert [c for c, _ in a.top] == [c for c, _ in b.top]
         np.testing.assert_allclose([p for _, p in a.top], [p for _, p in b.top], atol=1e-5)
+    # Issue 21 item 15: the export folder itself (runs/exp/export/, as the README shows) finds model.onnx
+    via_folder = predict(tmp_path, paths, top_k=10, tta=True)
+    assert [r.top for r in via_folder] == [r.top for r in via_onnx]
 
 
 def test_predict_runs_the_torchscript_file_like_the_run(digit_run, tmp_path, capsys):

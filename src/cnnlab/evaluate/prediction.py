@@ -49,11 +49,28 @@ def load_predictor(source: ModelSource | ExportedModel) -> Predictor:
     TorchScript file (`model.torchscript.pt`, torch.jit), or any of them loaded."""
     if isinstance(source, ExportedModel):
         return source
+    if isinstance(source, (str, Path)) and Path(source).is_dir():
+        source = exported_model_in(Path(source)) or source
     if isinstance(source, (str, Path)) and Path(source).suffix.lower() == ".onnx":
         return load_onnx(source)
     if isinstance(source, (str, Path)) and is_torchscript_file(Path(source)):
         return load_torchscript(source)
     return Run.open(source).model()
+
+
+def exported_model_in(folder: Path) -> Path | None:
+    """The exported model a folder holds when it has no checkpoint: `runs/exp/export/` itself, or a
+    run folder reduced to its export/ (ONNX first, then TorchScript); None when it has a checkpoint."""
+    from cnnlab.evaluate.model_export import FORMATS
+    from cnnlab.run import files
+
+    if any((folder / name).is_file() for name in files.CHECKPOINTS):
+        return None
+    for where in (folder, folder / files.EXPORT):
+        for name in FORMATS.values():
+            if (where / name).is_file():
+                return where / name
+    return None
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
