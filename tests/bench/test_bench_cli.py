@@ -24,3 +24,18 @@ def test_speed_benchmark_prints_its_table(mnist_root, capsys):
     ratios = [float(tok.rstrip("×")) for tok in row.split() if tok.endswith("×")]
     assert len(ratios) == 2 and all(r > 0 for r in ratios)
     assert "MFU" in out
+
+
+def test_every_benchmark_the_docs_name_is_listed_by_bench_help(capsys):
+    # Issue 21 item 14: the README named `cnnlab bench reliability` while `bench --help` did not list it.
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    named = set()
+    for page in [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]:
+        named |= set(re.findall(r"cnnlab bench ([a-z_]+)", page.read_text(encoding="utf-8")))
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    listed = set(re.findall(r"^\s*([a-z_]+): ", capsys.readouterr().out, re.M))
+    assert named and named <= listed, f"named in the docs but not listed by bench --help: {named - listed}"

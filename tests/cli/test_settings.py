@@ -229,3 +229,12 @@ def test_sgd_with_its_default_learning_rate_learns_the_digits_in_three_epochs(tm
     r = fit(data="digits", optimizer="sgd", scheduler="cosine", epochs=3, seed=0, quiet=True, project=tmp_path,
             name="sgd", report=False)
     assert r.metrics["test_acc"] > 0.75
+
+
+def test_train_help_describes_epochs_batch_size_and_label_smoothing():
+    # Issue 21 item 17: these three options had no description in `train --help`.
+    text = help_text("train")
+    for flag, words in (("--epochs", "Passes over the training split"), ("--batch-size", "Images per optimizer step"),
+                        ("--label-smoothing", "label smoothing")):
+        lines = " ".join(text[text.index(flag + " "):][:400].split())  # the option's line and what wraps after it
+        assert words in lines, (flag, lines)
