@@ -161,7 +161,8 @@ def test_every_method_writes_a_png(run_dir, digit_png, tmp_path, method):
     if method in ("gradcam", "gradcam++", "occlusion", "saliency"):
         h = e.arrays["heatmap"]
         assert h.shape == (28, 28) and h.min() >= 0 and h.max() == pytest.approx(1.0)
-        assert e.path.name == f"{method}-four.png"
+        layer = {"gradcam": "relu2-", "gradcam++": "relu2-"}.get(method, "")
+        assert e.path.name == f"{method}-{layer}class-4-four.png"
         assert e.prediction["class"] == "4" and 0 < e.prediction["probability"] <= 1
     if method == "featuremaps":  # the Keras view: every conv (after its ReLU) and pool layer
         assert [k for k in e.arrays if k.startswith("maps/")] == ["maps/relu1", "maps/pool1", "maps/relu2",
@@ -201,8 +202,31 @@ def test_cli_lists_layers_and_writes_the_default_file(run_dir, digit_png, capsys
     with pytest.raises(SystemExit) as done:
         main(["explain", str(run_dir), str(digit_png), "--method", "occlusion", "--class", "4"])
     assert done.value.code in (0, None)
-    assert (run_dir / "explain" / "occlusion-four.png").read_bytes().startswith(PNG)
+    assert (run_dir / "explain" / "occlusion-class-4-four.png").read_bytes().startswith(PNG)
     with pytest.raises(SystemExit) as done:
         main(["explain", str(run_dir), str(digit_png), "--layer", "nope"])
     assert done.value.code == 2
     assert "valid names: conv1" in capsys.readouterr().err
+
+
+def test_explain_files_are_named_by_layer_and_class_so_none_overwrites_another(run_dir, digit_png, tmp_path):
+    # Issue 21 item 6: featuremaps --layer conv1 and a later call with another or no --layer both wrote
+    # featuremaps-digit.png; filters.png and patterns.png the same.
+    calls = [
+        (["--method", "featuremaps", "--layer", "conv1"], "featuremaps-conv1-four.png"),
+        (["--method", "featuremaps", "--layer", "conv2"], "featuremaps-conv2-four.png"),
+        (["--method", "featuremaps"], "featuremaps-relu1-to-pool2-four.png"),
+        (["--method", "gradcam", "--class", "4"], "gradcam-relu2-class-4-four.png"),
+        (["--method", "gradcam", "--class", "9"], "gradcam-relu2-class-9-four.png"),
+        (["--method", "gradcam", "--layer", "conv2", "--class", "4"], "gradcam-conv2-class-4-four.png"),
+    ]
+    out = tmp_path / "explain"
+    for args, name in calls:
+        with pytest.raises(SystemExit) as done:
+            main(["explain", str(run_dir), str(digit_png), *args, "--out", str(out)])
+        assert done.value.code in (0, None)
+        assert (out / name).is_file(), (name, sorted(p.name for p in out.iterdir()))
+    for layer, name in ((None, "filters-conv1.png"), ("conv2", "filters-conv2.png")):
+        assert explain(run_dir, method="filters", layer=layer, out=out).path == out / name
+    assert explain(run_dir, method="patterns", layer="conv1", n=2, steps=2, out=out).path == out / "patterns-conv1.png"
+    assert len(list(out.iterdir())) == len(calls) + 3
