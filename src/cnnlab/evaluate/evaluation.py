@@ -89,8 +89,8 @@ def evaluate(runs: ModelSource | Sequence[ModelSource], data: str | None = None,
 
     data: a data source (name or folder); default: the (first) run's own data settings.
     split: "test", "val" or "train". vote: "soft" (average probabilities) or "majority".
-    out: folder for the files; default runs/NAME/evaluation (ensembles: evaluation-ensemble in
-    the first run's folder). top_losses / misclassified: images in each gallery.
+    out: folder for the files; default runs/NAME/evaluation (ensembles: their own folder beside
+    the first run, runs/ensemble-A+B+C/). top_losses / misclassified: images in each gallery.
     data_options: `DataConfig` fields (limit, classes, data_root, ...) applied to the data.
     """
     if top_losses < 0 or misclassified < 0:
@@ -115,7 +115,7 @@ def evaluate(runs: ModelSource | Sequence[ModelSource], data: str | None = None,
             mm = classification_metrics(p, labels, class_names)
             members.append({"name": name, "path": str(model.path), "accuracy": mm["accuracy"], "loss": mm["loss"]})
 
-    out_dir = Path(out) if out is not None else _default_out(opened[0], len(models) > 1)
+    out_dir = Path(out) if out is not None else _default_out(opened, names)
     result = EvaluationResult(
         accuracy=m["accuracy"], top5=m["top5"], loss=m["loss"], per_class=m["per_class"], macro=m["macro"],
         weighted=m["weighted"], confusion=m["confusion"], most_confused=most_confused(m["confusion"], class_names),
@@ -148,10 +148,13 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def _default_out(first: Run, ensemble: bool) -> Path:
+def _default_out(runs: list[Run], names: list[str]) -> Path:
+    first = runs[0]
     if first.folder is None:
         raise ConfigError("evaluate: the model has no run folder; pass out=... for the evaluation files")
-    return first.output_path(run_files.EVALUATION_ENSEMBLE if ensemble else run_files.EVALUATION)
+    if len(runs) > 1:
+        return run_files.ensemble_dir([first.folder], names)
+    return first.output_path(run_files.EVALUATION)
 
 
 def output_files(out_dir: str | Path) -> dict[str, Path]:
