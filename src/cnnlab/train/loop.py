@@ -35,7 +35,7 @@ from cnnlab.train.callbacks import MetricMonitor
 from cnnlab.train.ema import WeightEma
 from cnnlab.train.config import MONITORS, TrainConfig, config_from_dict, load_config, merge_settings
 from cnnlab.train.losses import inverse_frequency_weights, make_criterion
-from cnnlab.train.model_setup import build_training_model
+from cnnlab.train.model_setup import build_training_model, config_naming_the_built_model
 from cnnlab.train.optim import LRSchedule, build_optimizer
 from cnnlab.train.progress import TrainLogger
 from cnnlab.train.training_model import TrainingModel
@@ -238,6 +238,7 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
     set_up_process(fabric, cfg)
     data = load_training_data(cfg, smoke)
     t = build_training(fabric, cfg, data, smoke)
+    cfg = t.cfg = config_naming_the_built_model(cfg, t.tm)  # multi-stage: the weights' run decides the network
 
     run = open_run_folder(fabric, cfg, resume)
     if resume is not None:
