@@ -8,7 +8,7 @@
     runs/NAME/metrics.json        final numbers of training
     runs/NAME/transfer.json       transfer learning: weights, blocks, phases, feature cache
     runs/NAME/tensorboard/        TensorBoard events (--tensorboard)
-    runs/NAME/evaluation/         `cnnlab evaluate`
+    runs/NAME/evaluation/         `cnnlab evaluate` (evaluation-tta/ with --tta, beside the plain one)
     runs/ensemble-A+B+C/          `cnnlab evaluate runs/A runs/B runs/C`: an ensemble's own folder
     runs/NAME/export/             `cnnlab export`
     runs/NAME/explain/            `cnnlab explain`
@@ -36,13 +36,15 @@ TENSORBOARD = "tensorboard"
 EVALUATION = "evaluation"
 EVALUATION_ENSEMBLE = "evaluation-ensemble"  # where ensembles went before their own folder; kept as a writable name
 ENSEMBLE_PREFIX = "ensemble-"
+EVALUATION_TTA = "evaluation-tta"
+TTA_SUFFIX = "-tta"
 EXPORT = "export"
 EXPLAIN = "explain"
 REPORT = "report.html"
 
 CHECKPOINTS = (BEST, LAST)
 # What a verb may write into a run folder, each through `output_path` (never through a symlink).
-OUTPUTS = (EVALUATION, EVALUATION_ENSEMBLE, EXPORT, EXPLAIN, REPORT)
+OUTPUTS = (EVALUATION, EVALUATION_TTA, EVALUATION_ENSEMBLE, EXPORT, EXPLAIN, REPORT)
 
 
 def new_run_dir(project: str | Path = "runs", name: str | None = None) -> Path:
@@ -113,7 +115,7 @@ def output_path(folder: Path, name: str) -> Path:
     return target
 
 
-def ensemble_dir(members: list[Path], names: list[str]) -> Path:
+def ensemble_dir(members: list[Path], names: list[str], tta: bool = False) -> Path:
     """An ensemble's own folder beside its first member: runs/ensemble-A+B+C/ (never inside a member,
     whose own evaluation/ it would sit beside; a long list of names is shortened with a hash)."""
     import hashlib
@@ -122,4 +124,4 @@ def ensemble_dir(members: list[Path], names: list[str]) -> Path:
     if len(label) > 80:
         digest = hashlib.sha1(label.encode()).hexdigest()[:8]
         label = f"{names[0]}+{len(names) - 1}-more-{digest}"
-    return output_path(members[0].parent, ENSEMBLE_PREFIX + label)
+    return output_path(members[0].parent, ENSEMBLE_PREFIX + label + (TTA_SUFFIX if tta else ""))
