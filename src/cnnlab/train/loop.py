@@ -527,5 +527,9 @@ def _gather_rank_info(fabric, model: nn.Module, run: RunWriter) -> list[dict[str
     if fabric.world_size == 1:
         gathered = local[None]
     else:
-        gathered = fabric.all_gather(local).reshape(fabric.world_size, 2)
+        # c10d's all_gather, not fabric.all_gather: Fabric's goes through the autograd-aware
+        # torch.distributed.nn.functional.all_gather, which torch deprecates (one warning per rank).
+        parts = [torch.empty_like(local) for _ in range(fabric.world_size)]
+        torch.distributed.all_gather(parts, local)
+        gathered = torch.stack(parts)
     return [{"rank": i, "weights_checksum": float(g[0]), "files_written": int(g[1])} for i, g in enumerate(gathered.cpu())]
