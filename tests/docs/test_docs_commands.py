@@ -354,5 +354,5 @@ def test_explain_page_explains_its_mnist_digit_with_a_model_trained_on_mnist():
     trains = [c for c in commands_of(page) if (cnnlab_args(c.text) or [""])[0] == "train"]
     assert len(trains) == 1 and "MNIST(" in page.read_text()
     args = cnnlab_args(trains[0].text)
-    recipe = args[args.index("--config") + 1]
-    assert load_config(REPO / recipe).data.source == "mnist", trains[0].text
+    recipe = args[args.index("--config") + 1]  # a packaged recipe's name
+    assert load_config(recipe).data.source == "mnist", trains[0].text

@@ -115,7 +115,7 @@ def cam_layer(model, layers: Sequence[LayerInfo]) -> str:
     they keep its H×W: the norm and activation after it, and the blocks that end with it (a
     ResNet's `layer4`, an Inception block's concatenation, EfficientNet's `bn2` with its act),
     and takes the last one. A flatten ends the block, and so does a pool that changes the size,
-    unless the activation comes after it (`conv maxpool bn relu`, as `recipes/mnist-fast.yaml`
+    unless the activation comes after it (`conv maxpool bn relu`, as the `mnist-fast` recipe
     orders a block): then the block's output is that activation's, at the pooled size. Modules
     called more than once (a ReLU shared inside a torchvision ResNet block) are passed over:
     their hook would see several tensors.
