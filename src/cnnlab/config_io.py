@@ -235,6 +235,9 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:
     if tp is Any:
         return value
     if origin in (Union, types.UnionType):
+        others = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        if value is not None and len(others) == 1:  # Optional[X]: X's own message ("lr: nan (expected a finite number)")
+            return _coerce(value, others[0], field)
         errors = []
         for arg in typing.get_args(tp):
             try:

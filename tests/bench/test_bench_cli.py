@@ -35,3 +35,18 @@ def test_speed_benchmark_prints_the_start_up_row(capsys):
     for verb in ("--help", "version", "models"):
         line = next(line for line in out.splitlines() if line.strip().startswith(f"cnnlab {verb}"))
         assert float(line.split()[2]) > 0
+
+
+def test_every_benchmark_the_docs_name_is_listed_by_bench_help(capsys):
+    # Issue 21 item 14: the README named `cnnlab bench reliability` while `bench --help` did not list it.
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    named = set()
+    for page in [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]:
+        named |= set(re.findall(r"cnnlab bench ([a-z_]+)", page.read_text(encoding="utf-8")))
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    listed = set(re.findall(r"^\s*([a-z_]+): ", capsys.readouterr().out, re.M))
+    assert named and named <= listed, f"named in the docs but not listed by bench --help: {named - listed}"

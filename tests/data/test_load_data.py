@@ -125,3 +125,55 @@ def test_real_mnist(mnist_root):
     assert d.train.images.shape[1:] == (1, 28, 28)
     assert abs(d.preprocessing.mean[0] - 0.1307) < 0.002  # the well-known MNIST mean
     assert d.test.labels[:5].tolist() == [7, 2, 1, 0, 4]  # the first test digits
+
+
+@pytest.mark.parametrize(("source", "url", "where"), [
+    ("cifar10", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "cifar-10-batches-py/"),
+    ("mnist", "train-images-idx3-ubyte.gz", "MNIST/raw/"),
+])
+def test_download_without_a_network_is_one_line_naming_the_files_and_where_to_put_them(
+        tmp_path, monkeypatch, capsys, source, url, where):
+    # Issue 21 item 8: offline, `data stats --data cifar10 --download` printed a 105-line URLError traceback.
+    import urllib.error
+    import urllib.request
+
+    from cnnlab.cli import main
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(SystemExit) as done:
+        main(["data", "stats", "--data", source, "--data-root", str(tmp_path), "--download"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert url in err and "name resolution" in err and str(tmp_path) in err and where in err, err
+
+
+def test_the_readme_claims_a_missing_class_is_an_error_only_where_it_is(tmp_path):
+    # Issue 21 item 16: the README said "a split missing a class is an error"; a ratio split of a
+    # small class silently left val and test without it. Whatever the README says must hold.
+    import re
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8").split())
+    rng = np.random.default_rng(0)
+    for name, n in (("a", 20), ("b", 2)):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(tmp_path / "pets" / name / f"{i}.png")
+    try:
+        data = load_data(tmp_path / "pets", split=(0.8, 0.1, 0.1))
+        ratio_split_refuses = False
+        missing = [s for s in ("val", "test") if 1 not in data.split(s).labels.tolist()]
+    except DataError:
+        ratio_split_refuses, missing = True, []
+    if re.search(r"(?<!folder whose )\ba split missing a class is an error", readme):
+        assert ratio_split_refuses, "the README says a split missing a class is an error, but a ratio split allows it"
+    else:
+        assert "pre-split folder whose train/, val/ or test/ lacks a class is an error" in readme
+        assert ratio_split_refuses or missing, "ratio splits changed: the README's caveat may no longer be needed"

@@ -63,6 +63,7 @@ README_MARKERS = {
     "cnnlab data split kaggle/train": "needs: Kaggle's dogs-vs-cats train folder",
     "cnnlab evaluate runs/a runs/b runs/c": "needs: three runs named a, b and c",
     "cnnlab predict runs/exp photos/": "needs: a photos/ folder and x.jpg",
+    "cnnlab predict runs/exp/export x.jpg": "needs: a run exported to runs/exp/export and x.jpg",
     "torchrun": "needs: two nodes",
     "cnnlab train --data photos/": "needs: a photos/ folder",
     "cnnlab train --config cifar10": "needs: CIFAR-10 and ResNet-18 ImageNet weights",
@@ -343,3 +344,15 @@ def test_recipes_named_in_the_docs_exist():
 def test_readme_markers_are_markers():
     # A value that is neither would be silently ignored, and the command run (a server, forever).
     assert all(m == "slow" or m.startswith("needs:") for m in README_MARKERS.values()), README_MARKERS
+
+
+def test_explain_page_explains_its_mnist_digit_with_a_model_trained_on_mnist():
+    # Issue 21 item 3: the page's 7 is an MNIST test image; a model of the 8×8 digits called it a 4.
+    from cnnlab.train.config import load_config
+
+    page = REPO / "docs" / "explain.md"
+    trains = [c for c in commands_of(page) if (cnnlab_args(c.text) or [""])[0] == "train"]
+    assert len(trains) == 1 and "MNIST(" in page.read_text()
+    args = cnnlab_args(trains[0].text)
+    recipe = args[args.index("--config") + 1]  # a packaged recipe's name
+    assert load_config(recipe).data.source == "mnist", trains[0].text

@@ -20,7 +20,9 @@ from cnnlab.train import load_model
 def test_ensemble_reports_members_and_averages_their_probabilities(digit_runs, tmp_path):
     singles = [evaluate(run, out=tmp_path / run.name) for run in digit_runs]
     ens = evaluate(digit_runs, top_losses=4)
-    assert ens.out_dir == digit_runs[0] / "evaluation-ensemble"
+    # Issue 21 item 11: its own folder, not the first member's (which holds that member's evaluation)
+    assert ens.out_dir == digit_runs[0].parent / "ensemble-seed0+seed1+seed2"
+    assert not (digit_runs[0] / "evaluation-ensemble").exists()
     assert [m["name"] for m in ens.members] == ["seed0", "seed1", "seed2"]
     for member, single in zip(ens.members, singles):
         assert member["accuracy"] == pytest.approx(single.accuracy)

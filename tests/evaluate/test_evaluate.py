@@ -85,6 +85,25 @@ def test_default_folder_is_inside_the_run(digit_run):
     assert (digit_run / "evaluation" / "metrics.json").is_file()
 
 
+def test_tta_warns_on_digits_and_writes_beside_the_plain_evaluation(digit_run, capsys):
+    # Issue 21 item 4: `evaluate runs/digits --tta` flipped digits silently (0.9375 → 0.9261) and
+    # overwrote the plain evaluation/ folder.
+    import json
+
+    import warnings as w
+
+    plain = evaluate(digit_run, top_losses=2)
+    before = (plain.out_dir / "metrics.json").read_text()
+    with pytest.warns(UserWarning, match=r"horizontal mirror, but for seed0 its classes are digits"):
+        tta = evaluate(digit_run, top_losses=2, tta=True)
+    assert tta.out_dir == digit_run / "evaluation-tta" and plain.out_dir == digit_run / "evaluation"
+    assert (plain.out_dir / "metrics.json").read_text() == before          # the plain results survive
+    assert json.loads((tta.out_dir / "metrics.json").read_text())["accuracy"] == pytest.approx(tta.accuracy)
+    with w.catch_warnings():
+        w.simplefilter("error")
+        evaluate(digit_run, top_losses=2)                                       # no TTA, no warning
+
+
 def test_other_data_maps_its_classes_onto_the_models(digit_run, tmp_path):
     digits = load_data("digits")
     folder = tmp_path / "sevens_and_threes"

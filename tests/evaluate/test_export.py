@@ -56,6 +56,35 @@ def test_predict_runs_the_onnx_file_like_the_run(digit_run, tmp_path):
     for a, b in zip(via_onnx, via_torch):
         assert [c for c, _ in a.top] == [c for c, _ in b.top]
         np.testing.assert_allclose([p for _, p in a.top], [p for _, p in b.top], atol=1e-5)
+    # Issue 21 item 15: the export folder itself (runs/exp/export/, as the README shows) finds model.onnx
+    via_folder = predict(tmp_path, paths, top_k=10, tta=True)
+    assert [r.top for r in via_folder] == [r.top for r in via_onnx]
+
+
+def test_predict_runs_the_torchscript_file_like_the_run(digit_run, tmp_path, capsys):
+    # Issue 21 item 7: `cnnlab predict runs/X/export/model.torchscript.pt x.png` failed with torch's raw
+    # weights_only RuntimeError (it was opened as a checkpoint).
+    from PIL import Image
+
+    r = export(digit_run, format="torchscript", out=tmp_path)
+    digits = load_data("digits")
+    paths = []
+    for k in range(3):
+        paths.append(tmp_path / f"{k}.png")
+        Image.fromarray(digits.test.images[k, 0].numpy()).save(paths[-1])
+    via_ts, via_torch = predict(r.path, paths, top_k=10), predict(digit_run, paths, top_k=10)
+    for a, b in zip(via_ts, via_torch):
+        assert a.ok and [c for c, _ in a.top] == [c for c, _ in b.top]
+        np.testing.assert_allclose([p for _, p in a.top], [p for _, p in b.top], atol=1e-5)
+    out = CliRunner().invoke(app, ["predict", str(r.path), str(paths[0])])
+    assert out.exit_code == 0, out.output
+    r.sidecar.unlink()
+    from cnnlab.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["predict", str(r.path), str(paths[0])])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "model.torchscript.pt.json" in err and "Traceback" not in err
 
 
 def test_torchscript_parity_and_cli(digit_run, tmp_path):

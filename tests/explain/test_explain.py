@@ -17,7 +17,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.explain import explain, list_layers
 from cnnlab.explain.api import METHODS
 from cnnlab.explain.result import Explanation
-from cnnlab.explain.target_layers import LayerError, default_layer
+from cnnlab.explain.target_layers import LayerError, cam_layer, default_layer, trace_layers
 from cnnlab.train import fit, load_model
 from cnnlab.run.checkpoint import LoadedModel
 
@@ -89,6 +89,36 @@ def test_list_layers_and_default_layer(run_dir):
     assert default_layer(load_model(run_dir).model) == "conv2"
 
 
+def test_gradcam_defaults_to_the_block_output_after_the_last_convs_activation(run_dir, digit_png):
+    # The Grad-CAM paper's code (relu5_3) and the Keras book use the maps after the activation.
+    e = explain(run_dir, digit_png, method="gradcam")
+    assert e.layers == ["relu2"]
+    at_relu2 = explain(run_dir, digit_png, method="gradcam", layer="relu2")
+    np.testing.assert_array_equal(e.arrays["cam"], at_relu2.arrays["cam"])
+    at_conv2 = explain(run_dir, digit_png, method="gradcam", layer="conv2")  # still reachable with --layer
+    assert not np.array_equal(e.arrays["cam"], at_conv2.arrays["cam"])
+    plus = explain(run_dir, digit_png, method="gradcam++")
+    np.testing.assert_array_equal(plus.arrays["cam"],
+                                  explain(run_dir, digit_png, method="gradcam++", layer="relu2").arrays["cam"])
+
+
+@pytest.mark.parametrize(("name", "kwargs", "shape", "expected"), [
+    ("mnist-tutorial", {}, (1, 28, 28), "relu2"),            # conv2 → relu2 → pool2
+    ("keras-mnist", {}, (1, 28, 28), "relu3"),               # the last conv has no pool after it
+    ("spec:conv16k3p1 maxpool2 bn relu conv32k3p1 maxpool2 bn relu fc10", {}, (1, 28, 28), "relu2"),  # pool first
+    ("keras-catsdogs", {}, (3, 150, 150), "relu4"),
+    ("torchvision:resnet18", {"num_classes": 3, "input_size": 64}, (3, 64, 64), "layer4"),  # after the add and ReLU
+    ("googlenet", {}, (3, 96, 96), "inception5b"),            # the concatenation, not one branch's conv
+    ("efficientnet_lite0", {}, (3, 96, 96), "bn2"),           # timm's BatchNormAct2d: BN and ReLU6
+])
+def test_default_cam_layer_is_the_last_conv_blocks_output(name, kwargs, shape, expected):
+    from cnnlab.models import build_model
+
+    model = build_model(name, **kwargs).eval()
+    layers = trace_layers(model, torch.zeros(1, *shape))
+    assert cam_layer(model, layers) == expected
+
+
 def test_unknown_layer_lists_valid_names_and_linear_is_refused(run_dir, digit_png):
     with pytest.raises(LayerError, match=r"'conv9'.*valid names: conv1, relu1, pool1.*fc2"):
         explain(run_dir, digit_png, method="gradcam", layer="conv9")
@@ -131,7 +161,8 @@ def test_every_method_writes_a_png(run_dir, digit_png, tmp_path, method):
     if method in ("gradcam", "gradcam++", "occlusion", "saliency"):
         h = e.arrays["heatmap"]
         assert h.shape == (28, 28) and h.min() >= 0 and h.max() == pytest.approx(1.0)
-        assert e.path.name == f"{method}-four.png"
+        layer = {"gradcam": "relu2-", "gradcam++": "relu2-"}.get(method, "")
+        assert e.path.name == f"{method}-{layer}class-4-four.png"
         assert e.prediction["class"] == "4" and 0 < e.prediction["probability"] <= 1
     if method == "featuremaps":  # the Keras view: every conv (after its ReLU) and pool layer
         assert [k for k in e.arrays if k.startswith("maps/")] == ["maps/relu1", "maps/pool1", "maps/relu2",
@@ -171,8 +202,31 @@ def test_cli_lists_layers_and_writes_the_default_file(run_dir, digit_png, capsys
     with pytest.raises(SystemExit) as done:
         main(["explain", str(run_dir), str(digit_png), "--method", "occlusion", "--class", "4"])
     assert done.value.code in (0, None)
-    assert (run_dir / "explain" / "occlusion-four.png").read_bytes().startswith(PNG)
+    assert (run_dir / "explain" / "occlusion-class-4-four.png").read_bytes().startswith(PNG)
     with pytest.raises(SystemExit) as done:
         main(["explain", str(run_dir), str(digit_png), "--layer", "nope"])
     assert done.value.code == 2
     assert "valid names: conv1" in capsys.readouterr().err
+
+
+def test_explain_files_are_named_by_layer_and_class_so_none_overwrites_another(run_dir, digit_png, tmp_path):
+    # Issue 21 item 6: featuremaps --layer conv1 and a later call with another or no --layer both wrote
+    # featuremaps-digit.png; filters.png and patterns.png the same.
+    calls = [
+        (["--method", "featuremaps", "--layer", "conv1"], "featuremaps-conv1-four.png"),
+        (["--method", "featuremaps", "--layer", "conv2"], "featuremaps-conv2-four.png"),
+        (["--method", "featuremaps"], "featuremaps-relu1-to-pool2-four.png"),
+        (["--method", "gradcam", "--class", "4"], "gradcam-relu2-class-4-four.png"),
+        (["--method", "gradcam", "--class", "9"], "gradcam-relu2-class-9-four.png"),
+        (["--method", "gradcam", "--layer", "conv2", "--class", "4"], "gradcam-conv2-class-4-four.png"),
+    ]
+    out = tmp_path / "explain"
+    for args, name in calls:
+        with pytest.raises(SystemExit) as done:
+            main(["explain", str(run_dir), str(digit_png), *args, "--out", str(out)])
+        assert done.value.code in (0, None)
+        assert (out / name).is_file(), (name, sorted(p.name for p in out.iterdir()))
+    for layer, name in ((None, "filters-conv1.png"), ("conv2", "filters-conv2.png")):
+        assert explain(run_dir, method="filters", layer=layer, out=out).path == out / name
+    assert explain(run_dir, method="patterns", layer="conv1", n=2, steps=2, out=out).path == out / "patterns-conv1.png"
+    assert len(list(out.iterdir())) == len(calls) + 3

@@ -16,6 +16,7 @@ def n_params(model: nn.Module) -> int:
 
 @pytest.mark.parametrize(("name", "kwargs", "expected"), [
     ("mnist-tutorial", {}, 220_234),
+    ("mnist-tutorial-relu", {}, 220_234),
     ("mnist-tiny", {}, 9_098),
     ("keras-mnist", {}, 93_322),
     ("keras-catsdogs", {}, 3_453_121),                      # the book: one sigmoid unit
@@ -63,13 +64,52 @@ def test_keras_mnist_output_shapes_match_the_book():
         (32, 26, 26), (32, 13, 13), (64, 11, 11), (64, 5, 5), (64, 3, 3), (576,), (64,), (10,)]
 
 
-def test_mnist_tutorial_layer_order_is_linear_relu_dropout():
+def test_mnist_tutorial_layer_order_is_the_tutorials_fc1_dropout_fc2():
+    # The tutorial's forward: x = fc1(x); x = dropout3(x); x = fc2(x) -- no activation between.
     model = build_model("mnist-tutorial")
     kinds = [type(m).__name__ for m in model]
     assert kinds == ["Conv2d", "ReLU", "MaxPool2d", "Dropout", "Conv2d", "ReLU", "MaxPool2d",
-                     "Dropout", "Flatten", "Linear", "ReLU", "Dropout", "Linear"]
+                     "Dropout", "Flatten", "Linear", "Dropout", "Linear"]
     assert [m.p for m in model if isinstance(m, nn.Dropout)] == [0.3, 0.2, 0.2]
     assert model.fc1.in_features == 3136 and model.fc1.out_features == 64
+
+
+class _TutorialCNN(nn.Module):
+    """The PyTorch MNIST tutorial's CNNModel, as its code writes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, kernel_size=3, padding=1)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.dropout1, self.dropout2, self.dropout3 = nn.Dropout(0.3), nn.Dropout(0.2), nn.Dropout(0.2)
+        self.fc1 = nn.Linear(64 * 7 * 7, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.dropout1(self.pool(torch.relu(self.conv1(x))))
+        x = self.dropout2(self.pool(torch.relu(self.conv2(x))))
+        x = x.view(-1, 64 * 7 * 7)
+        x = self.fc1(x)
+        x = self.dropout3(x)
+        return self.fc2(x)
+
+
+def test_mnist_tutorial_computes_what_the_tutorials_model_computes():
+    torch.manual_seed(0)
+    reference = _TutorialCNN().eval()
+    preset = build_model("mnist-tutorial").eval()
+    preset.load_state_dict({k: v for k, v in reference.state_dict().items()})
+    x = torch.randn(8, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.allclose(preset(x), reference(x), atol=1e-5)
+
+
+def test_mnist_tutorial_relu_is_the_documented_variant_with_relu_after_fc1():
+    model = build_model("mnist-tutorial-relu")
+    names = [name for name, _ in model.named_children()]
+    assert names[names.index("fc1") + 1] == "relu3"
+    assert n_params(model) == 220_234
 
 
 @pytest.mark.parametrize(("name", "shape", "outputs"), [

@@ -13,7 +13,7 @@ from cnnlab.models import build_model, list_models, model_info
 from cnnlab.models.registry import architecture_dict, build_from_architecture, model_families, register
 from cnnlab.models import registry
 
-PRESETS = ["mnist-tutorial", "mnist-tiny", "keras-mnist", "keras-catsdogs", "lenet5", "alexnet",
+PRESETS = ["mnist-tutorial", "mnist-tutorial-relu", "mnist-tiny", "keras-mnist", "keras-catsdogs", "lenet5", "alexnet",
            "vgg16", "googlenet", "resnet18", "resnet50", "efficientnet_lite0"]
 
 
@@ -22,7 +22,7 @@ def test_every_preset_is_listed_with_its_natural_input():
     natural = lambda i: (i.input_size, i.in_channels, i.num_classes)  # noqa: E731
     assert natural(model_info("keras-catsdogs")) == ((150, 150), 3, 2)
     assert natural(model_info("vgg16")) == ((224, 224), 3, 1000)
-    for name in ("mnist-tutorial", "mnist-tiny", "keras-mnist", "lenet5"):
+    for name in ("mnist-tutorial", "mnist-tutorial-relu", "mnist-tiny", "keras-mnist", "lenet5"):
         info = model_info(name)
         assert (info.input_size, info.in_channels, info.num_classes) == ((28, 28), 1, 10)
         assert info.description and info.source

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -65,7 +67,7 @@ def test_training_memory_at_a_batch_size():
     assert stored["relu1"] and not stored["drop1"] and not stored["flatten"]
     assert adam.activation_values == 784 + sum(
         r.activations for r in adam.rows if r.name in
-        ("conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "fc1", "relu3", "fc2"))
+        ("conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "fc1", "fc2"))
     assert adam.totals()["training_bytes"] == adam.training_bytes
 
 
@@ -105,3 +107,11 @@ def test_summary_renders_as_text(vgg16_summary):
     assert "138,357,544" in text and "adam state" in text
     num_classes = summary("keras-catsdogs", num_classes=5)
     assert num_classes.output_shape == (5,)
+
+
+def test_no_optimizer_is_said_in_words_not_as_a_none_optimizer_with_zero_copies():
+    text = str(summary("mnist-tiny", optimizer="none"))
+    assert "none state" not in text and "0 copies" not in text
+    assert re.search(r"optimizer state\s+none\s+no optimizer counted", text), text
+    assert "optimizer state +" not in text
+    assert "adam state" in str(summary("mnist-tiny", optimizer="adam"))

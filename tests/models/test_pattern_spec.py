@@ -18,7 +18,7 @@ from cnnlab.models.pattern import SpecError, build_from_spec, parse_spec
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pattern-spec.md"
 
 KERAS_MNIST = "conv32k3 relu maxpool2 conv64k3 relu maxpool2 conv64k3 relu fc64 relu fc10"
-MNIST_TUTORIAL = ("conv32k3p1 relu maxpool2 drop0.3 conv64k3p1 relu maxpool2 drop0.2 fc64 relu "
+MNIST_TUTORIAL = ("conv32k3p1 relu maxpool2 drop0.3 conv64k3p1 relu maxpool2 drop0.2 fc64 "
                   "drop0.2 fc")
 SMALL_VGG = ("init=kaiming [conv32k3p1 bn relu]x2 maxpool2 [conv64k3p1 bn relu]x2 maxpool2 "
              "[conv128k3p1 bn relu]x2 maxpool2 gap drop0.3 fc")
@@ -68,9 +68,13 @@ def test_documented_examples_build_with_the_stated_parameter_counts(spec, shape,
     assert n_params(model) == expected
 
 
-def test_mnist_tutorial_spec_matches_the_preset_layer_for_layer():
-    spec_model = build_from_spec(MNIST_TUTORIAL)
-    preset = build_model("mnist-tutorial")
+@pytest.mark.parametrize(("spec", "preset_name"), [
+    (MNIST_TUTORIAL, "mnist-tutorial"),
+    (MNIST_TUTORIAL.replace("fc64 ", "fc64 relu "), "mnist-tutorial-relu"),
+])
+def test_mnist_tutorial_spec_matches_the_preset_layer_for_layer(spec, preset_name):
+    spec_model = build_from_spec(spec)
+    preset = build_model(preset_name)
     assert [type(m) for m in spec_model] == [type(m) for m in preset]
     assert ([tuple(p.shape) for p in spec_model.parameters()]
             == [tuple(p.shape) for p in preset.parameters()])

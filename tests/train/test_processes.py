@@ -95,3 +95,13 @@ def test_two_process_ddp_on_cpu(tmp_path):
     assert r.rank_info[0]["files_written"] > 0 and r.rank_info[1]["files_written"] == 0  # only rank 0 writes
     assert len(read_history(r.run_dir / "history.csv")) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["ddp"]
+
+
+def test_two_process_ddp_prints_no_deprecation_warning(tmp_path):
+    # Issue 21 item 13: each rank printed torch's "all_gather is deprecated" (Fabric's autograd all_gather).
+    proc = cli(["train", "--data", "digits", "--model", "mnist-tiny", "--limit", "128", "--batch-size", "32",
+                "--epochs", "1", "--devices", "2", "--accelerator", "cpu", "--no-report", "--project", str(tmp_path),
+                "--name", "ddp"])
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    assert "deprecated" not in out.lower(), out

@@ -27,3 +27,20 @@ def test_a_base_from_digits_0_to_4_beats_scratch_on_1000_images_of_5_to_9(tmp_pa
     print(f"5–9 from 100 images per class: transferred {transferred.metrics['test_acc']:.4f}, "
           f"scratch {scratch.metrics['test_acc']:.4f}")
     assert transferred.metrics["test_acc"] > scratch.metrics["test_acc"]  # measured: 0.940 vs 0.926
+
+
+def test_a_second_stage_without_model_names_the_network_it_trains(tmp_path, capsys):
+    # Issue 21 item 5: `--weights runs/stage1 --transfer finetune` without --model printed "training
+    # mnist-tiny" and wrote `model: mnist-tiny` to config.yaml; stage 1's mnist-tutorial trained.
+    import yaml
+
+    from cnnlab.errors import ConfigError
+
+    common = dict(data="digits", project=tmp_path, smoke=True, seed=0)
+    stage1 = fit(model="mnist-tutorial", name="stage1", quiet=True, **common)
+    stage2 = fit(weights=str(stage1.run_dir), transfer="finetune", name="stage2", **common)
+    assert "training mnist-tutorial on digits" in " ".join(capsys.readouterr().out.split())
+    assert yaml.safe_load((stage2.run_dir / "config.yaml").read_text())["model"] == "mnist-tutorial"
+    assert stage2.config.model == "mnist-tutorial"
+    with pytest.raises(ConfigError, match=r"model: 'keras-mnist', but --weights .* is a run of 'mnist-tutorial'"):
+        fit(weights=str(stage1.run_dir), transfer="finetune", model="keras-mnist", name="stage3", quiet=True, **common)

@@ -27,7 +27,7 @@ def evaluate(
     split: Optional[str] = typer.Option(None, "--split", help="test, val or train"),
     vote: Optional[str] = typer.Option(None, "--vote", help="Ensembles: soft (average probabilities) or majority"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for the files",
-                                       show_default="RUN/evaluation, RUN/evaluation-ensemble"),
+                                       show_default="RUN/evaluation; several runs: runs/ensemble-A+B+C"),
     top_losses: Optional[int] = typer.Option(None, "--top-losses", help="Images in the top-losses gallery"),
     tta: bool = typer.Option(False, "--tta", help="Average with horizontally flipped images"),
     *, settings: dict,

@@ -49,11 +49,12 @@ def explain(
     image: Optional[str] = typer.Argument(None, help="Image file (the per-image methods)"),
     method: Optional[str] = typer.Option(None, "--method", "-m", help="Explain method (listed below)"),
     layer: Optional[str] = typer.Option(None, "--layer", "-l", help="Module name(s), comma-separated "
-                                        "(see --list-layers)", show_default="the last conv layer"),
+                                        "(see --list-layers)",
+                                        show_default="the last conv layer; Grad-CAM: its block output, after the activation"),
     target: Optional[str] = typer.Option(None, "--class", "-c", help="Class name or index",
                                          show_default="the predicted class"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG file or folder",
-                                       show_default="RUN/explain/<method>-<image>.png"),
+                                       show_default="RUN/explain/<method>-<layers>-class-<class>-<image>.png"),
     list_layers: bool = typer.Option(False, "--list-layers", help="Print the layer names and output shapes"),
     split: Optional[str] = typer.Option(None, "--split", help="Split of the run's data: train, val or test"),
     limit: Optional[int] = typer.Option(None, "--limit", help="At most this many images of the split"),
@@ -82,7 +83,7 @@ def explain(
     options = {"split": split, "limit": limit, "channel": channel, "n": n, "patch": patch, "stride": stride}
     options = {k: v for k, v in options.items() if v is not None} | settings
     method = method or api_default(explain_model, "method")
-    out = out or default_out(run, method, image, **options)
+    out = out or default_out(run)  # a folder: the file is named after the method, layers, class and image
     result = explain_model(run, image, method=method, layer=layers[0] if layers and len(layers) == 1 else layers,
                            target=target, out=out, **options)
     if result.prediction:

@@ -49,6 +49,16 @@ def _require_files(root: Path, folder: str, files: list[str], name: str, downloa
             f"or pass --download to fetch them{download_hint}.")
 
 
+def _download_failed(name: str, urls: list[str], target: Path, contents: str, error: BaseException) -> DataError:
+    """One line for a --download that could not reach the network: which files, from where, and
+    where to put them (these machines are often offline; the traceback says none of that)."""
+    lines = [line.strip() for line in str(getattr(error, "reason", None) or error).splitlines() if line.strip()]
+    reason = lines[-1] if lines else type(error).__name__  # torchvision's mirror loop ends with the last error
+    return DataError(f"{name}: --download could not fetch {' and '.join(urls)} ({reason}); download "
+                     f"{'them' if len(urls) > 1 or '{' in urls[0] else 'it'} where the network is reachable and put {contents} "
+                     f"into {target}/")
+
+
 def load_digits() -> RawDataset:
     """scikit-learn's bundled 8×8 digits (1,797 images), scaled from 0–16 to 0–255."""
     from sklearn.datasets import load_digits as sk_digits
@@ -74,7 +84,11 @@ def _load_mnist_like(cls_name: str, folder: str, class_names: list[str] | None,
     try:
         train = cls(str(root), train=True, download=download)
         test = cls(str(root), train=False, download=download)
-    except RuntimeError as e:  # torchvision's "Dataset not found or corrupted"
+    except (RuntimeError, OSError) as e:  # torchvision's "Dataset not found or corrupted", "Error downloading"
+        if download and (isinstance(e, OSError) or "download" in str(e).lower()):
+            gz = ", ".join(file for file, _ in cls.resources)
+            raise _download_failed(cls_name, [f"{cls.mirrors[0]}{{{gz}}}"], root / folder / "raw",
+                                   "the four files, uncompressed (" + ", ".join(_MNIST_FILES) + "),", e) from None
         raise DataError(f"{cls_name} under {root}: {e}") from None
     names = class_names or [str(i) for i in range(10)]
     return RawDataset(folder.lower(), names, train.data[:, None].contiguous(), train.targets.long(),
@@ -106,6 +120,11 @@ def load_cifar10(root: Path, download: bool = False) -> RawDataset:
     try:
         train = tvd.CIFAR10(str(root), train=True, download=download)
         test = tvd.CIFAR10(str(root), train=False, download=download)
+    except OSError as e:  # urllib's URLError (no network) is an OSError
+        if not download:
+            raise DataError(f"CIFAR10 under {root}: {e}") from None
+        raise _download_failed("CIFAR10", [tvd.CIFAR10.url], root, f"the unpacked {tvd.CIFAR10.base_folder}/ folder "
+                               "(data_batch_1 to _5, test_batch, batches.meta)", e) from None
     except RuntimeError as e:
         raise DataError(f"CIFAR10 under {root}: {e}") from None
 

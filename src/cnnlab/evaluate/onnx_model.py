@@ -1,5 +1,6 @@
-"""An exported ONNX model with its JSON sidecar, run by ONNX Runtime: it predicts like a run
-folder (same preprocessing, same class names) without PyTorch models or checkpoints."""
+"""An exported model with its JSON sidecar: ONNX (run by ONNX Runtime) or TorchScript (run by
+torch.jit). It predicts like a run folder (same preprocessing, same class names) without the
+model's Python code or checkpoints."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 
 @dataclass
-class OnnxModel:
-    """An ONNX Runtime session plus what it needs to predict (read from the sidecar)."""
+class ExportedModel:
+    """An exported model (`session`: what runs it) plus what it needs to predict (from the sidecar)."""
 
     session: Any
     class_names: list[str]
@@ -33,14 +34,9 @@ class OnnxModel:
     path: Path
     sidecar: dict[str, Any]
 
-    @property
-    def input_name(self) -> str:
-        return self.session.get_inputs()[0].name
-
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
         """Raw model outputs for a prepared float batch N×C×H×W."""
-        x = np.ascontiguousarray(batch.detach().cpu().numpy().astype(np.float32))
-        return torch.from_numpy(self.session.run(None, {self.input_name: x})[0])
+        raise NotImplementedError
 
     def predict_batch(self, batch: torch.Tensor, tta: bool = False) -> torch.Tensor:
         """Probabilities for a prepared batch; `tta` averages with the horizontally flipped batch
@@ -51,14 +47,33 @@ class OnnxModel:
         return probs
 
 
-def load_onnx(path: str | Path) -> OnnxModel:
-    """Open an exported `.onnx` file and its `.onnx.json` sidecar (written by `cnnlab export`)."""
-    import onnxruntime as ort
+@dataclass
+class OnnxModel(ExportedModel):
+    """An ONNX Runtime session plus what it needs to predict."""
 
-    path = Path(path)
+    @property
+    def input_name(self) -> str:
+        return self.session.get_inputs()[0].name
+
+    def logits(self, batch: torch.Tensor) -> torch.Tensor:
+        x = np.ascontiguousarray(batch.detach().cpu().numpy().astype(np.float32))
+        return torch.from_numpy(self.session.run(None, {self.input_name: x})[0])
+
+
+@dataclass
+class TorchScriptModel(ExportedModel):
+    """A TorchScript module (`torch.jit.load`) plus what it needs to predict."""
+
+    def logits(self, batch: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.session(batch.detach().cpu().float())
+
+
+def read_sidecar(path: Path, kind: str) -> tuple[dict[str, Any], Preprocessing, list[str]]:
+    """The `.json` beside an exported model: (all of it, preprocessing, class names)."""
     meta_path = sidecar_path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such ONNX file")
+        raise CheckpointError(f"{path}: no such {kind} file")
     if not meta_path.is_file():
         raise CheckpointError(f"{path}: the sidecar {meta_path.name} with class names and preprocessing is missing "
                               "(expected beside the model, as `cnnlab export` writes it)")
@@ -69,9 +84,43 @@ def load_onnx(path: str | Path) -> OnnxModel:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{meta_path}: not a cnnlab export sidecar ({type(e).__name__}: {e}); expected JSON "
                               "with class_names and preprocessing") from None
+    return meta, pre, class_names
+
+
+def load_onnx(path: str | Path) -> OnnxModel:
+    """Open an exported `.onnx` file and its `.onnx.json` sidecar (written by `cnnlab export`)."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    meta, pre, class_names = read_sidecar(path, "ONNX")
     try:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for bad files
         raise CheckpointError(f"{path}: ONNX Runtime cannot load it ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
     return OnnxModel(session, class_names, pre, bool(meta.get("binary_output", False)), path, meta)
+
+
+def load_torchscript(path: str | Path) -> TorchScriptModel:
+    """Open an exported `model.torchscript.pt` and its `.json` sidecar (written by `cnnlab export`)."""
+    path = Path(path)
+    meta, pre, class_names = read_sidecar(path, "TorchScript")
+    try:
+        module = torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as e:  # torch.jit raises RuntimeError and its own types for bad archives
+        raise CheckpointError(f"{path}: torch.jit cannot load it as TorchScript ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    return TorchScriptModel(module, class_names, pre, bool(meta.get("binary_output", False)), path, meta)
+
+
+def is_torchscript_file(path: Path) -> bool:
+    """A TorchScript archive (a zip holding code/ beside its data), not a checkpoint; read from the file."""
+    import zipfile
+
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.split("/", 1)[-1].startswith("code/") for name in archive.namelist()[:200])
+    except (OSError, zipfile.BadZipFile):
+        return False

@@ -19,13 +19,13 @@ from typing import Any, Sequence
 from cnnlab.data.images import is_image_file
 from cnnlab.errors import ConfigError
 from cnnlab.evaluate.file_batches import file_batches
-from cnnlab.evaluate.onnx_model import OnnxModel, load_onnx
+from cnnlab.evaluate.onnx_model import ExportedModel, is_torchscript_file, load_onnx, load_torchscript
 from cnnlab.evaluate.sources import ModelSource
 from cnnlab.inference import predict_batch, top_k as top_k_classes
 from cnnlab.run.checkpoint import LoadedModel
 from cnnlab.run.folder import Run
 
-Predictor = LoadedModel | OnnxModel
+Predictor = LoadedModel | ExportedModel
 
 
 @dataclass
@@ -45,13 +45,33 @@ class PredictionRow:
                 "error": self.error}
 
 
-def load_predictor(source: ModelSource | OnnxModel) -> Predictor:
-    """A run folder or checkpoint (PyTorch), an exported `.onnx` file (ONNX Runtime), or either loaded."""
-    if isinstance(source, OnnxModel):
+def load_predictor(source: ModelSource | ExportedModel) -> Predictor:
+    """A run folder or checkpoint (PyTorch), an exported `.onnx` file (ONNX Runtime) or
+    TorchScript file (`model.torchscript.pt`, torch.jit), or any of them loaded."""
+    if isinstance(source, ExportedModel):
         return source
+    if isinstance(source, (str, Path)) and Path(source).is_dir():
+        source = exported_model_in(Path(source)) or source
     if isinstance(source, (str, Path)) and Path(source).suffix.lower() == ".onnx":
         return load_onnx(source)
+    if isinstance(source, (str, Path)) and is_torchscript_file(Path(source)):
+        return load_torchscript(source)
     return Run.open(source).model()
+
+
+def exported_model_in(folder: Path) -> Path | None:
+    """The exported model a folder holds when it has no checkpoint: `runs/exp/export/` itself, or a
+    run folder reduced to its export/ (ONNX first, then TorchScript); None when it has a checkpoint."""
+    from cnnlab.evaluate.model_export import FORMATS
+    from cnnlab.run import files
+
+    if any((folder / name).is_file() for name in files.CHECKPOINTS):
+        return None
+    for where in (folder, folder / files.EXPORT):
+        for name in FORMATS.values():
+            if (where / name).is_file():
+                return where / name
+    return None
 
 
 def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
@@ -66,7 +86,7 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def predict(source: ModelSource | OnnxModel, paths: Sequence[str | Path], top_k: int = 5, tta: bool = False,
+def predict(source: ModelSource | ExportedModel, paths: Sequence[str | Path], top_k: int = 5, tta: bool = False,
             batch_size: int = 64, workers: int | None = None) -> list[PredictionRow]:
     """Top-k classes with probabilities for each image file (folders are expanded).
 
@@ -91,7 +111,7 @@ def predict(source: ModelSource | OnnxModel, paths: Sequence[str | Path], top_k:
             rows[i].error = error
         if batch.images is None:
             continue
-        probs = (predictor.predict_batch(batch.images, tta) if isinstance(predictor, OnnxModel)
+        probs = (predictor.predict_batch(batch.images, tta) if isinstance(predictor, ExportedModel)
                  else predict_batch(predictor, batch.images, tta)).numpy()
         for i, top in zip(batch.positions, top_k_classes(probs, predictor.class_names, top_k)):
             rows[i].top = top

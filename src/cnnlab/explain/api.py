@@ -2,13 +2,14 @@
 `cnnlab.explain.methods`, registered with its name, kind and help.
 
     from cnnlab.explain import explain, list_layers
-    e = explain("runs/exp", "seven.png", method="gradcam")        # predicted class, last conv
+    e = explain("runs/exp", "seven.png", method="gradcam")        # predicted class, last conv block
     e.prediction, e.arrays["heatmap"].shape                       # {"class": "7", ...}, (28, 28)
     explain("runs/exp", method="embedding", out="tsne.png")       # t-SNE of the test split
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -41,7 +42,8 @@ def explain(source: str | Path | LoadedModel | Run, image: Any = None, method: s
     a PIL image or a uint8 tensor (needed by the per-image methods). method: one of METHODS
     (`cnnlab explain --help` lists them with what they show). layer: a module name (see
     `list_layers`), or several for featuremaps and patterns; default: the last conv layer
-    (featuremaps: every conv/pool layer; filters: the first conv). target: the class to explain
+    (Grad-CAM: its block output after the activation, e.g. `relu2`, a ResNet's `layer4`;
+    featuremaps: every conv/pool layer; filters: the first conv). target: the class to explain
     (name or index); default the predicted one. out: write the PNG there (a folder gets
     `default_filename`).
     options: the method's own keyword options (e.g. occlusion `patch`, `stride`, `fill`;
@@ -69,7 +71,7 @@ def explain(source: str | Path | LoadedModel | Run, image: Any = None, method: s
     if out is not None:
         out = Path(out)
         if out.is_dir() or not out.suffix:
-            out = out / default_filename(method, image, options)
+            out = out / default_filename(result, image, options)
         result.save(out)
     return result
 
@@ -90,18 +92,39 @@ def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
             {k: v for k, v in options.items() if k not in method_keys})
 
 
-def default_filename(method: str, image: Any = None, options: dict | None = None) -> str:
-    """`<method>-<image stem>.png`, or `<method>-<split>.png` for the whole-split methods."""
+# The methods whose picture depends on the class explained: its name goes into the file name.
+CLASS_METHODS = ("gradcam", "gradcam++", "occlusion", "saliency")
+
+
+def default_filename(result: Explanation, image: Any = None, options: dict | None = None) -> str:
+    """`<method>[-<layers>][-class-<class>]-<image stem or split>.png`: one file per distinct picture,
+    so explaining another layer or class never overwrites the last one.
+
+        gradcam-relu2-class-7-digit.png   featuremaps-conv1-digit.png   filters-conv1.png
+        featuremaps-relu1-to-pool2-digit.png (4 layers)   top-images-conv2-ch0-test.png
+    """
     from cnnlab.explain.inputs import image_stem
 
+    method = result.method
+    parts = [method]
+    layers = [safe_name(n) for n in result.layers]
+    if layers:
+        parts.append("+".join(layers) if len(layers) <= 3 else f"{layers[0]}-to-{layers[-1]}")
+    if method in CLASS_METHODS and result.prediction:
+        parts.append(f"class-{safe_name(str(result.prediction['class']))}")
     chosen = REGISTRY.get(method)
     if chosen is not None and chosen.kind == WHOLE_SPLIT:
-        return f"{method}-{(options or {}).get('split', chosen.options.get('split'))}.png"
-    if chosen is None or chosen.kind != PER_IMAGE or image is None:
-        return f"{method}.png"
-    return f"{method}-{image_stem(image)}.png"
+        parts.append(str((options or {}).get("split") or chosen.options.get("split")))
+    elif chosen is not None and chosen.kind == PER_IMAGE and image is not None:
+        parts.append(image_stem(image))
+    return "-".join(parts) + ".png"
 
 
-def default_out(source: str | Path | LoadedModel | Run, method: str, image: Any = None, **options: Any) -> Path:
-    """runs/NAME/explain/<method>-<image stem>.png for the run the model came from."""
-    return Run.open(source).output_path(files.EXPLAIN) / default_filename(method, image, options)
+def safe_name(text: str) -> str:
+    """A layer or class name as part of a file name: letters, digits, '.', '_', '+'; others become '_'."""
+    return re.sub(r"[^\w.+]+", "_", text).strip("_") or "_"
+
+
+def default_out(source: str | Path | LoadedModel | Run) -> Path:
+    """runs/NAME/explain/ of the run the model came from (each picture is named by `default_filename`)."""
+    return Run.open(source).output_path(files.EXPLAIN)

@@ -12,7 +12,7 @@ import torch
 from cnnlab.errors import ConfigError
 from cnnlab.explain.inputs import (PreparedImage, class_index, class_scores, predict_one, prediction_dict,
                                    prepare_image, run_data)
-from cnnlab.explain.target_layers import LayerInfo, default_layer, find_layer
+from cnnlab.explain.target_layers import LayerInfo, cam_layer, default_layer, find_layer
 from cnnlab.run.checkpoint import LoadedModel
 from cnnlab.run.folder import Run
 
@@ -57,11 +57,14 @@ class ExplainContext:
         """forward(x) → one logit per class (binary models as two), and the explained class as a batch."""
         return class_scores(self.loaded), torch.tensor([self.target], device=self.image.batch.device)
 
-    def one_layer(self, method: str) -> str:
-        """The one layer a method works on: the one given, else the last conv layer."""
+    def one_layer(self, method: str, *, cam: bool = False) -> str:
+        """The one layer a method works on: the one given, else the last conv layer (`cam`: its
+        block output after the activation, Grad-CAM's default)."""
         if self.names and len(self.names) > 1:
             raise ConfigError(f"{method}: takes one layer, got {self.names}")
-        return self.names[0] if self.names else default_layer(self.model, self.layers)
+        if self.names:
+            return self.names[0]
+        return cam_layer(self.model, self.layers) if cam else default_layer(self.model, self.layers)
 
     def layer(self, name: str) -> LayerInfo:
         return find_layer(self.layers, name)

@@ -12,12 +12,9 @@ import torch
 from torch import nn
 
 from cnnlab.explain.render import mosaic, new_figure, show_image, to_png
-from cnnlab.explain.target_layers import LayerInfo
+from cnnlab.explain.target_layers import ACTIVATIONS, NORMS, POOLS, LayerInfo
 from cnnlab.models.tracing import capture
 
-ACTIVATIONS = {"ReLU", "ReLU6", "LeakyReLU", "ELU", "GELU", "SiLU", "Hardswish", "Mish", "Sigmoid", "Tanh"}
-NORMS = {"BatchNorm2d", "GroupNorm", "BatchNormAct2d", "LayerNorm2d", "Identity"}
-POOLS = {"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"}
 
 
 def keras_view_layers(layers: Sequence[LayerInfo], max_layers: int = 12) -> list[str]:

@@ -18,7 +18,8 @@ class Explanation:
     it (e.g. "heatmap", H×W in [0, 1] at the input size, for gradcam/occlusion/saliency; "maps"
     for featuremaps); title: the figure's title; path: where the PNG was written (None when no
     `out` was given); prediction: {"class", "index", "probability"} of the explained class for
-    per-image methods, else None.
+    per-image methods, else None; layers: the module names whose outputs or weights it shows
+    (empty for occlusion and saliency, which look only at the input).
     """
 
     method: str
@@ -27,6 +28,7 @@ class Explanation:
     title: str = ""
     path: Path | None = None
     prediction: dict | None = None
+    layers: list[str] = field(default_factory=list)
 
     def save(self, path: str | Path) -> Path:
         """Write the PNG atomically to `path` and remember where."""

@@ -166,10 +166,14 @@ class ModelSummary:
         table.add_row("weights", human_bytes(self.param_bytes),
                       f"{self.bytes_per_value} bytes per value")
         table.add_row("gradients", human_bytes(self.gradient_bytes), "one per trainable weight")
-        table.add_row(f"{self.optimizer} state", human_bytes(self.optimizer_state_bytes),
-                      f"{copies} cop{'y' if copies == 1 else 'ies'} of the trainable weights")
+        if copies:
+            table.add_row(f"{self.optimizer} state", human_bytes(self.optimizer_state_bytes),
+                          f"{copies} cop{'y' if copies == 1 else 'ies'} of the trainable weights")
+        else:
+            table.add_row("optimizer state", "none", "no optimizer counted (plain SGD without momentum keeps none)")
+        state = " + optimizer state" if copies else ""
         table.add_row(f"training, batch {b}", human_bytes(self.training_bytes),
-                      f"weights + gradients + optimizer state + {b} × forward/backward activations")
+                      f"weights + gradients{state} + {b} × forward/backward activations")
         table.add_row(f"inference, batch {b}", human_bytes(self.inference_bytes),
                       f"weights + {b} × forward activations")
         return table

@@ -28,19 +28,8 @@ def _flat_features(preset: str, features: list[tuple[str, nn.Module]], in_channe
     return math.prod(shape)
 
 
-@register("mnist-tutorial",
-          description="PyTorch MNIST tutorial CNN: 2 conv blocks with dropout, FC 64 "
-                      "(220,234 params)",
-          input_size=28, in_channels=1, num_classes=10,
-          source="PyTorch MNIST CNN tutorial (workflow 1)")
-def mnist_tutorial(num_classes: int, in_channels: int,
-                   input_size: tuple[int, int]) -> nn.Sequential:
-    """Conv(1→32,3,p1)-ReLU-MaxPool2-Dropout0.3-Conv(32→64,3,p1)-ReLU-MaxPool2-Dropout0.2-
-    Flatten-Linear(3136→64)-ReLU-Dropout0.2-Linear(64→10).
-
-    The tutorial's forward applies ReLU to fc1's output before its third dropout
-    (x = dropout(relu(fc1(x)))), so the ReLU is here too; it has no parameters.
-    """
+def _mnist_tutorial_layers(preset: str, num_classes: int, in_channels: int,
+                           input_size: tuple[int, int], relu_after_fc1: bool) -> nn.Sequential:
     features = [
         ("conv1", nn.Conv2d(in_channels, 32, kernel_size=3, padding=1)),
         ("relu1", nn.ReLU()),
@@ -51,15 +40,46 @@ def mnist_tutorial(num_classes: int, in_channels: int,
         ("pool2", nn.MaxPool2d(2)),
         ("drop2", Dropout(0.2)),
     ]
-    flat = _flat_features("mnist-tutorial", features, in_channels, input_size)  # 64*7*7 = 3136
-    classifier = [
-        ("flatten", nn.Flatten()),
-        ("fc1", nn.Linear(flat, 64)),
-        ("relu3", nn.ReLU()),
-        ("drop3", Dropout(0.2)),
-        ("fc2", nn.Linear(64, num_classes)),
-    ]
+    flat = _flat_features(preset, features, in_channels, input_size)  # 64*7*7 = 3136
+    classifier = [("flatten", nn.Flatten()), ("fc1", nn.Linear(flat, 64))]
+    if relu_after_fc1:
+        classifier.append(("relu3", nn.ReLU()))
+    classifier += [("drop3", Dropout(0.2)), ("fc2", nn.Linear(64, num_classes))]
     return Sequential(OrderedDict(features + classifier))
+
+
+@register("mnist-tutorial",
+          description="PyTorch MNIST tutorial CNN, exactly: 2 conv blocks with dropout, "
+                      "FC 64 → dropout → FC 10 (220,234 params)",
+          input_size=28, in_channels=1, num_classes=10,
+          source="PyTorch MNIST CNN tutorial (workflow 1)")
+def mnist_tutorial(num_classes: int, in_channels: int,
+                   input_size: tuple[int, int]) -> nn.Sequential:
+    """Conv(1→32,3,p1)-ReLU-MaxPool2-Dropout0.3-Conv(32→64,3,p1)-ReLU-MaxPool2-Dropout0.2-
+    Flatten-Linear(3136→64)-Dropout0.2-Linear(64→10).
+
+    The tutorial's forward has no activation between its two Linear layers
+    (x = fc1(x); x = dropout3(x); x = fc2(x)), so neither has this preset: fc1 and fc2 compose
+    to one linear map (rank ≤ 64) with dropout in between. `mnist-tutorial-relu` is the variant
+    with a ReLU after fc1.
+    """
+    return _mnist_tutorial_layers("mnist-tutorial", num_classes, in_channels, input_size,
+                                  relu_after_fc1=False)
+
+
+@register("mnist-tutorial-relu",
+          description="mnist-tutorial with a ReLU after fc1 (a variant, not the tutorial; "
+                      "220,234 params)",
+          input_size=28, in_channels=1, num_classes=10,
+          source="variant of the PyTorch MNIST CNN tutorial (workflow 1)")
+def mnist_tutorial_relu(num_classes: int, in_channels: int,
+                        input_size: tuple[int, int]) -> nn.Sequential:
+    """`mnist-tutorial` with a ReLU between fc1 and its dropout: ...-Linear(3136→64)-ReLU-
+    Dropout0.2-Linear(64→10). The ReLU has no parameters, so the count is the same 220,234;
+    it makes the classifier a one-hidden-layer MLP instead of a low-rank linear map.
+    """
+    return _mnist_tutorial_layers("mnist-tutorial-relu", num_classes, in_channels, input_size,
+                                  relu_after_fc1=True)
 
 
 @register("mnist-tiny",

@@ -8,7 +8,8 @@
     runs/NAME/metrics.json        final numbers of training
     runs/NAME/transfer.json       transfer learning: weights, blocks, phases, feature cache
     runs/NAME/tensorboard/        TensorBoard events (--tensorboard)
-    runs/NAME/evaluation/         `cnnlab evaluate` (evaluation-ensemble/ for several runs)
+    runs/NAME/evaluation/         `cnnlab evaluate` (evaluation-tta/ with --tta, beside the plain one)
+    runs/ensemble-A+B+C/          `cnnlab evaluate runs/A runs/B runs/C`: an ensemble's own folder
     runs/NAME/export/             `cnnlab export`
     runs/NAME/explain/            `cnnlab explain`
     runs/NAME/report.html         `cnnlab report`
@@ -33,14 +34,17 @@ METRICS = "metrics.json"
 TRANSFER = "transfer.json"
 TENSORBOARD = "tensorboard"
 EVALUATION = "evaluation"
-EVALUATION_ENSEMBLE = "evaluation-ensemble"
+EVALUATION_ENSEMBLE = "evaluation-ensemble"  # where ensembles went before their own folder; kept as a writable name
+ENSEMBLE_PREFIX = "ensemble-"
+EVALUATION_TTA = "evaluation-tta"
+TTA_SUFFIX = "-tta"
 EXPORT = "export"
 EXPLAIN = "explain"
 REPORT = "report.html"
 
 CHECKPOINTS = (BEST, LAST)
 # What a verb may write into a run folder, each through `output_path` (never through a symlink).
-OUTPUTS = (EVALUATION, EVALUATION_ENSEMBLE, EXPORT, EXPLAIN, REPORT)
+OUTPUTS = (EVALUATION, EVALUATION_TTA, EVALUATION_ENSEMBLE, EXPORT, EXPLAIN, REPORT)
 
 
 def new_run_dir(project: str | Path = "runs", name: str | None = None) -> Path:
@@ -109,3 +113,15 @@ def output_path(folder: Path, name: str) -> Path:
             raise CheckpointError(f"{part}: is a symbolic link; cnnlab writes only inside the run folder "
                                   f"{folder} and never follows links out of it (remove the link)")
     return target
+
+
+def ensemble_dir(members: list[Path], names: list[str], tta: bool = False) -> Path:
+    """An ensemble's own folder beside its first member: runs/ensemble-A+B+C/ (never inside a member,
+    whose own evaluation/ it would sit beside; a long list of names is shortened with a hash)."""
+    import hashlib
+
+    label = "+".join(names)
+    if len(label) > 80:
+        digest = hashlib.sha1(label.encode()).hexdigest()[:8]
+        label = f"{names[0]}+{len(names) - 1}-more-{digest}"
+    return output_path(members[0].parent, ENSEMBLE_PREFIX + label + (TTA_SUFFIX if tta else ""))

@@ -35,7 +35,7 @@ from cnnlab.train.callbacks import MetricMonitor
 from cnnlab.train.ema import WeightEma
 from cnnlab.train.config import MONITORS, TrainConfig, config_from_dict, load_config, merge_settings
 from cnnlab.train.losses import inverse_frequency_weights, make_criterion
-from cnnlab.train.model_setup import build_training_model
+from cnnlab.train.model_setup import build_training_model, config_naming_the_built_model
 from cnnlab.train.optim import LRSchedule, build_optimizer
 from cnnlab.train.progress import TrainLogger
 from cnnlab.train.single_device import SingleDevice, needs_lightning
@@ -265,6 +265,7 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
     set_up_process(fabric, cfg)
     data = load_training_data(cfg, smoke)
     t = build_training(fabric, cfg, data, smoke)
+    cfg = t.cfg = config_naming_the_built_model(cfg, t.tm)  # multi-stage: the weights' run decides the network
 
     run = open_run_folder(fabric, cfg, resume)
     if resume is not None:
@@ -561,5 +562,9 @@ def _gather_rank_info(fabric, model: nn.Module, run: RunWriter) -> list[dict[str
     if fabric.world_size == 1:
         gathered = local[None]
     else:
-        gathered = fabric.all_gather(local).reshape(fabric.world_size, 2)
+        # c10d's all_gather, not fabric.all_gather: Fabric's goes through the autograd-aware
+        # torch.distributed.nn.functional.all_gather, which torch deprecates (one warning per rank).
+        parts = [torch.empty_like(local) for _ in range(fabric.world_size)]
+        torch.distributed.all_gather(parts, local)
+        gathered = torch.stack(parts)
     return [{"rank": i, "weights_checksum": float(g[0]), "files_written": int(g[1])} for i, g in enumerate(gathered.cpu())]

@@ -50,3 +50,22 @@ def build_training_model(cfg: TrainConfig, data: DataBundle, smoke: bool = False
                               "or a pattern spec with a 'dropout' block)")
     check_input_size(tm.model, (data.channels, *data.input_size), label=cfg.model)
     return tm
+
+
+def config_naming_the_built_model(cfg: TrainConfig, tm: TrainingModel) -> TrainConfig:
+    """`cfg` with `model` set to the network actually built, for config.yaml and the log.
+
+    A run given as `--weights` (multi-stage transfer) brings its own network, whatever `--model`
+    says: without `--model` the config named the default (mnist-tiny) while stage 1's network
+    trained. A `--model` other than the default that disagrees with the run is refused.
+    """
+    import dataclasses
+
+    built = (tm.record or {}).get("backbone")
+    if not built or built == cfg.model or not str((tm.record or {}).get("weights", "")).startswith("cnnlab run"):
+        return cfg
+    default = next(f.default for f in dataclasses.fields(type(cfg)) if f.name == "model")
+    if cfg.model != default:
+        raise ConfigError(f"model: {cfg.model!r}, but --weights {cfg.weights} is a run of {built!r}, whose network "
+                          f"is what trains; leave out --model or pass --model {built}")
+    return dataclasses.replace(cfg, model=built)

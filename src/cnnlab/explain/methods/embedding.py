@@ -26,4 +26,4 @@ def embedding(ctx: ExplainContext, *, split: str = "test", limit: int | None = 1
     labels = images.labels.numpy()
     title = f"t-SNE of the {what}: {len(labels)} {split} images ({feats.shape[1]} values each)"
     return Explanation("embedding", emb.embedding_figure(points, labels, ctx.loaded.class_names, title),
-                       {"points": points, "labels": labels}, title)
+                       {"points": points, "labels": labels}, title, layers=[name])

@@ -22,4 +22,4 @@ def featuremaps(ctx: ExplainContext, *, max_channels: int = 64) -> Explanation:
     png = fm.featuremaps_figure(ctx.image.display, maps, title, max_channels)
     arrays = {"maps": maps[chosen[0]], **{f"maps/{n}": m for n, m in maps.items()},
               "sparsity": np.array([fm.sparsity(m) for m in maps.values()])}
-    return Explanation("featuremaps", png, arrays, title, prediction=ctx.prediction)
+    return Explanation("featuremaps", png, arrays, title, prediction=ctx.prediction, layers=list(chosen))

@@ -17,4 +17,5 @@ def filters(ctx: ExplainContext, *, max_filters: int = 64) -> Explanation:
         raise LayerError(f"layer {name!r} ({type(module).__name__}) has no convolution filters; "
                          f"filters needs a conv layer, e.g. {first_conv(ctx.model)!r}")
     png = flt.filters_figure(module, name, max_filters)
-    return Explanation("filters", png, {"weights": module.weight.detach().cpu().numpy()}, f"filters of {name}")
+    return Explanation("filters", png, {"weights": module.weight.detach().cpu().numpy()}, f"filters of {name}",
+                       layers=[name])

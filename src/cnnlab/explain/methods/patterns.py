@@ -34,7 +34,7 @@ def patterns(ctx: ExplainContext, *, n: int = 16, steps: int = 40, step_size: fl
     first = chosen[0]
     arrays.update({"patterns": arrays[f"patterns/{first}"], "activation_start": arrays[f"start/{first}"],
                    "activation_end": arrays[f"end/{first}"]})
-    return Explanation("patterns", stack_pngs(pngs), arrays, f"patterns of {', '.join(chosen)}")
+    return Explanation("patterns", stack_pngs(pngs), arrays, f"patterns of {', '.join(chosen)}", layers=list(chosen))
 
 
 def stack_pngs(pngs: list[bytes]) -> bytes:

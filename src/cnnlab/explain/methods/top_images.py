@@ -37,4 +37,5 @@ def top_images(ctx: ExplainContext, *, split: str = "test", limit: int | None = 
     title = f"top {n} {split} images for channel {channel} of {name} (peak activation)"
     png = tile_grid_figure([scale01(s) if s.ndim == 2 else s for s in shown], title, cmap="gray", labels=labels,
                            tile_inches=1.0)
-    return Explanation("top-images", png, {"indices": top, "scores": scores[top], "images": uint8.numpy()}, title)
+    return Explanation("top-images", png, {"indices": top, "scores": scores[top], "images": uint8.numpy()}, title,
+                       layers=[f"{name}-ch{channel}"])
