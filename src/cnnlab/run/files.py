@@ -73,6 +73,9 @@ def resolve_checkpoint_path(path: str | Path, prefer: str = BEST) -> Path:
         raise CheckpointError(f"{path}: no checkpoint in this folder (expected {' or '.join(names)}); "
                               "is it a cnnlab run folder?")
     if not path.is_file():
+        if path.exists():
+            raise CheckpointError(f"{path}: not a regular file (a FIFO, device or socket); a checkpoint is a "
+                                  ".pt file written by cnnlab")
         raise CheckpointError(f"{path}: no such run folder or checkpoint file")
     return path
 
