@@ -12,6 +12,7 @@
     runs/NAME/export/             `cnnlab export`
     runs/NAME/explain/            `cnnlab explain`
     runs/NAME/report.html         `cnnlab report`
+    runs/NAME/.train.lock         held while a trainer writes the folder (removed when it ends)
 
 Nothing outside `cnnlab.run` spells these names; the other stages ask a `Run` for the paths.
 """
@@ -37,6 +38,7 @@ EVALUATION_ENSEMBLE = "evaluation-ensemble"
 EXPORT = "export"
 EXPLAIN = "explain"
 REPORT = "report.html"
+LOCK = ".train.lock"
 
 CHECKPOINTS = (BEST, LAST)
 # What a verb may write into a run folder, each through `output_path` (never through a symlink).
