@@ -60,11 +60,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     Refuses files that are not cnnlab checkpoints or that hold arbitrary pickled objects.
     """
     path = resolve_checkpoint_path(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once instead of waiting
+    try:  # O_NONBLOCK: a FIFO opens at once instead of waiting for a writer
+        f = open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK))
     except OSError as e:
         raise CheckpointError(f"{path}: cannot read checkpoint ({e.strerror or e})") from None
-    with os.fdopen(fd, "rb") as f:
+    with f:
         mode = os.fstat(f.fileno()).st_mode
         if not stat.S_ISREG(mode):
             raise CheckpointError(f"{path}: not a regular file; a checkpoint is a .pt file written by cnnlab")
