@@ -3,7 +3,6 @@ folder (same preprocessing, same class names) without PyTorch models or checkpoi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from cnnlab.bounds import load_json_bounded
 from cnnlab.data.transforms import Preprocessing
 from cnnlab.errors import CheckpointError
 from cnnlab.inference import logits_to_proba
+from cnnlab.regular_files import FileRefused, read_regular_file
+from cnnlab.run.checkpoint import check_class_names, read_preprocessing
+
+MAX_SIDECAR_BYTES = 16 << 20  # 100,000 class names of 100 characters fit in 10 MB
 
 
 def sidecar_path(model_path: str | Path) -> Path:
@@ -40,7 +44,12 @@ class OnnxModel:
     def logits(self, batch: torch.Tensor) -> torch.Tensor:
         """Raw model outputs for a prepared float batch N×C×H×W."""
         x = np.ascontiguousarray(batch.detach().cpu().numpy().astype(np.float32))
-        return torch.from_numpy(self.session.run(None, {self.input_name: x})[0])
+        try:
+            return torch.from_numpy(np.asarray(self.session.run(None, {self.input_name: x})[0]))
+        except Exception as e:  # onnxruntime's own types: a graph that fails (or allocates too much) when run
+            first = (str(e).splitlines() or [""])[0][:200]
+            raise CheckpointError(f"{self.path}: ONNX Runtime could not run the model ({type(e).__name__}: "
+                                  f"{first})") from None
 
     def predict_batch(self, batch: torch.Tensor, tta: bool = False) -> torch.Tensor:
         """Probabilities for a prepared batch; `tta` averages with the horizontally flipped batch
@@ -63,15 +72,41 @@ def load_onnx(path: str | Path) -> OnnxModel:
         raise CheckpointError(f"{path}: the sidecar {meta_path.name} with class names and preprocessing is missing "
                               "(expected beside the model, as `cnnlab export` writes it)")
     try:
-        meta = json.loads(meta_path.read_text())
-        pre = Preprocessing.from_dict(meta["preprocessing"])
-        class_names = [str(c) for c in meta["class_names"]]
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{meta_path}: not a cnnlab export sidecar ({type(e).__name__}: {e}); expected JSON "
-                              "with class_names and preprocessing") from None
+        meta = load_json_bounded(read_regular_file(meta_path, MAX_SIDECAR_BYTES, "sidecar"), str(meta_path),
+                                 CheckpointError)
+    except FileRefused as e:
+        raise CheckpointError(str(e)) from None
+    if not isinstance(meta, dict) or "class_names" not in meta or "preprocessing" not in meta:
+        raise CheckpointError(f"{meta_path}: not a cnnlab export sidecar; expected a JSON object with "
+                              "class_names and preprocessing")
+    class_names = check_class_names(meta["class_names"], meta_path)
+    pre = read_preprocessing(meta["preprocessing"], meta_path)
+    binary = meta.get("binary_output", False)
+    if not isinstance(binary, bool):
+        raise CheckpointError(f"{meta_path}: binary_output: {str(binary)[:40]} (expected true or false)")
     try:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for bad files
         raise CheckpointError(f"{path}: ONNX Runtime cannot load it ({type(e).__name__}: "
                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
-    return OnnxModel(session, class_names, pre, bool(meta.get("binary_output", False)), path, meta)
+    model = OnnxModel(session, class_names, pre, binary, path, meta)
+    _check_against_sidecar(model, meta_path)
+    return model
+
+
+def _check_against_sidecar(model: OnnxModel, meta_path: Path) -> None:
+    """The graph's input takes the sidecar's channels and size, and its output has one score per
+    class name (one logit for a binary head): measured with one blank image."""
+    pre = model.preprocessing
+    inputs = model.session.get_inputs()
+    shape = inputs[0].shape if len(inputs) == 1 else None
+    want = [pre.channels, *pre.input_size]
+    if shape is None or len(shape) != 4 or any(isinstance(d, int) and d != w for d, w in zip(shape[1:], want)):
+        raise CheckpointError(f"{model.path}: the model takes input {shape}, but {meta_path.name} says "
+                              f"N×{want[0]}×{want[1]}×{want[2]}; the sidecar does not belong to this model")
+    out = model.logits(torch.zeros(1, *want))
+    width = out.reshape(1, -1).shape[1]
+    expected = 1 if model.binary_output else len(model.class_names)
+    if width != expected:
+        raise CheckpointError(f"{meta_path}: {len(model.class_names)} class names for a model with {width} "
+                              "outputs; the sidecar does not belong to this model")

@@ -126,7 +126,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Lo
         if key not in ckpt:
             raise CheckpointError(f"{where}: checkpoint lacks {key!r}; it cannot predict on its own")
     class_names = check_class_names(ckpt["class_names"], where)
-    preprocessing = _read_preprocessing(ckpt["preprocessing"], where)
+    preprocessing = read_preprocessing(ckpt["preprocessing"], where)
     _check_architecture(ckpt["architecture"], where)
     weights = check_weights(ckpt["model"], where)
     try:
@@ -177,7 +177,9 @@ def check_weights(weights: Any, where: str | Path) -> dict[str, torch.Tensor]:
     return weights
 
 
-def _read_preprocessing(pre: Any, where: Path) -> Preprocessing:
+def read_preprocessing(pre: Any, where: str | Path) -> Preprocessing:
+    """Preprocessing as a checkpoint or sidecar stores it, every field checked (sizes capped,
+    numbers finite), refused with CheckpointError naming the field."""
     def bad(field: str, expected: str) -> CheckpointError:
         value = pre.get(field) if isinstance(pre, dict) else pre
         return CheckpointError(f"{where}: preprocessing.{field}: {str(value)[:80]} (expected {expected})")
