@@ -318,6 +318,8 @@ def with_settings(base: TrainConfig | dict[str, Any] | None, settings: dict[str,
                 raise unknown_key(key, fields)
         train = {k: v for k, v in base.items() if k != "data"}
         given = base.get("data")
+        if given is not None and not isinstance(given, (str, dict)):
+            raise ConfigError(f"data: {str(given)[:80]} (expected a source name, a folder, or a mapping)")
         data_base = {"source": given} if isinstance(given, str) else given
     elif base is not None:
         data_base = base.data

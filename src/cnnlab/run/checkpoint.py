@@ -35,7 +35,7 @@ VERSION = 1
 # means an allocator error minutes later instead of a clear refusal now.
 MAX_CLASSES = 100_000
 MAX_CLASS_NAME = 200
-MAX_SIDE = 4096
+MAX_SIDE = 1024  # the width check runs one image through the model: at 4096² a VGG needs ~8 GB
 MAX_CHANNELS = 64
 # Keyword options that make a model constructor read a file, or fetch one: a checkpoint must
 # not point timm or torchvision at /etc/passwd (weights come from the checkpoint itself).
