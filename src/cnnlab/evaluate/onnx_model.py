@@ -83,7 +83,7 @@ def load_onnx(path: str | Path) -> OnnxModel:
     pre = read_preprocessing(meta["preprocessing"], meta_path)
     binary = meta.get("binary_output", False)
     if not isinstance(binary, bool):
-        raise CheckpointError(f"{meta_path}: binary_output: {str(binary)[:40]} (expected true or false)")
+        raise CheckpointError(f"{meta_path}: binary_output: {' '.join(str(binary).split())[:40]} (expected true or false)")
     try:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for bad files

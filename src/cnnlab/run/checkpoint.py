@@ -134,7 +134,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Lo
     except CheckpointError:
         raise
     except CnnlabError as e:
-        raise CheckpointError(f"{where}: {e}") from None
+        raise CheckpointError(f"{where}: {_shown(e, 300)}") from None
     except (RuntimeError, MemoryError, ValueError, TypeError, OverflowError, KeyError) as e:
         first = (str(e).splitlines() or [""])[0][:160]
         raise CheckpointError(f"{where}: the architecture cannot be built ({type(e).__name__}: {first})") from None
@@ -150,15 +150,20 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Lo
     return loaded
 
 
+def _shown(value: Any, limit: int) -> str:
+    """A value for a one-line message: whitespace (a tensor's newlines) folded, cut to `limit`."""
+    return " ".join(str(value).split())[:limit]
+
+
 def check_class_names(names: Any, where: str | Path) -> list[str]:
     """Class names as a checkpoint or sidecar holds them: 1 to 100,000 printable texts of at most
     200 characters each (they end up in file names, tables and web pages)."""
     if not isinstance(names, (list, tuple)) or not 1 <= len(names) <= MAX_CLASSES:
-        raise CheckpointError(f"{where}: class_names: {str(names)[:80]} (expected a list of 1 to "
+        raise CheckpointError(f"{where}: class_names: {_shown(names, 80)} (expected a list of 1 to "
                               f"{MAX_CLASSES:,} names)")
     for i, name in enumerate(names):
         if not isinstance(name, str) or not 1 <= len(name) <= MAX_CLASS_NAME or not name.isprintable():
-            raise CheckpointError(f"{where}: class_names[{i}]: {str(name)[:80]!r} (expected printable text of "
+            raise CheckpointError(f"{where}: class_names[{i}]: {_shown(name, 80)!r} (expected printable text of "
                                   f"1 to {MAX_CLASS_NAME} characters)")
     return list(names)
 
@@ -182,10 +187,10 @@ def read_preprocessing(pre: Any, where: str | Path) -> Preprocessing:
     numbers finite), refused with CheckpointError naming the field."""
     def bad(field: str, expected: str) -> CheckpointError:
         value = pre.get(field) if isinstance(pre, dict) else pre
-        return CheckpointError(f"{where}: preprocessing.{field}: {str(value)[:80]} (expected {expected})")
+        return CheckpointError(f"{where}: preprocessing.{field}: {_shown(value, 80)} (expected {expected})")
 
     if not isinstance(pre, dict):
-        raise CheckpointError(f"{where}: preprocessing: {str(pre)[:80]!r} (expected a mapping with input_size, "
+        raise CheckpointError(f"{where}: preprocessing: {_shown(pre, 80)!r} (expected a mapping with input_size, "
                               "channels, mean, std)")
     size = pre.get("input_size")
     if not (isinstance(size, (list, tuple)) and len(size) == 2
@@ -214,20 +219,20 @@ def _check_architecture(arch: Any, where: Path) -> None:
         return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
     if "num_classes" in arch and not whole(arch["num_classes"], 1, MAX_CLASSES):
-        raise CheckpointError(f"{where}: architecture.num_classes: {str(arch['num_classes'])[:40]} "
+        raise CheckpointError(f"{where}: architecture.num_classes: {_shown(arch['num_classes'], 40)} "
                               f"(expected 1 to {MAX_CLASSES:,})")
     if "in_channels" in arch and not whole(arch["in_channels"], 1, MAX_CHANNELS):
-        raise CheckpointError(f"{where}: architecture.in_channels: {str(arch['in_channels'])[:40]} "
+        raise CheckpointError(f"{where}: architecture.in_channels: {_shown(arch['in_channels'], 40)} "
                               f"(expected 1 to {MAX_CHANNELS})")
     size = arch.get("input_size")
     sides = size if isinstance(size, (list, tuple)) else [size]
     if size is not None and not all(whole(v, 1, MAX_SIDE) for v in sides):
-        raise CheckpointError(f"{where}: architecture.input_size: {str(size)[:40]} (expected sides of 1 to {MAX_SIDE})")
+        raise CheckpointError(f"{where}: architecture.input_size: {_shown(size, 40)} (expected sides of 1 to {MAX_SIDE})")
     kwargs = arch.get("kwargs") or {}
     if isinstance(kwargs, dict):
         for key in kwargs:
             if not isinstance(key, str) or _FILE_OPTION.search(key):
-                raise CheckpointError(f"{where}: architecture.kwargs: option {str(key)[:40]!r} is refused in a "
+                raise CheckpointError(f"{where}: architecture.kwargs: option {_shown(key, 40)!r} is refused in a "
                                       "checkpoint (it would make the model read or fetch a file; the weights are "
                                       "in the checkpoint)")
 
