@@ -113,7 +113,8 @@ def safe_yaml_load(text: str, where: str, error: type[CnnlabError] = ConfigError
         except ValueError as e:  # e.g. a 5,000-digit integer (Python's int-from-text limit)
             raise error(f"{where}: a value cannot be read ({str(e).splitlines()[0][:120]})") from None
     except yaml.YAMLError as e:
-        raise error(f"{where}: not valid YAML or uses a tag that is not allowed ({e})") from None
+        detail = " ".join(str(e).split())[:300]  # PyYAML's messages span lines; a refusal is one line
+        raise error(f"{where}: not valid YAML or uses a tag that is not allowed ({detail})") from None
     finally:
         loader.dispose()
 
