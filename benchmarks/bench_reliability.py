@@ -1,6 +1,7 @@
 """The reliability matrix (issue 12): faults, bad input and untrusted files, one row each.
 
     python benchmarks/bench_reliability.py [--rows interruptions,disk,...] [--kills 20] [--fuzz 500]
+                                           [--fuzz-examples 1000]
     cnnlab bench reliability --kills 20
 
 Prints a Markdown table (pasted into the README) and exits 1 if any case misbehaved.
@@ -27,10 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, from {', '.join(ROWS)}")
     p.add_argument("--kills", type=int, default=20, help="SIGKILL points for the interruptions row")
     p.add_argument("--fuzz", type=int, default=500, help="corrupted image files for the bad-images row")
+    p.add_argument("--fuzz-examples", type=int, default=1000,
+                   help="hypothesis examples per door (configs, checkpoints, ONNX sidecars)")
     args = p.parse_args(argv)
     rows = [r for r in args.rows.split(",") if r]
     start = time.perf_counter()
-    results = run_matrix(rows, kills=args.kills, fuzz_cases=args.fuzz)
+    results = run_matrix(rows, kills=args.kills, fuzz_cases=args.fuzz, fuzz_examples=args.fuzz_examples)
     print(f"reliability matrix, {time.strftime('%Y-%m-%d')}, {time.perf_counter() - start:.0f} s\n")
     print(format_table(results))
     return 0 if all(r.ok for r in results) else 1

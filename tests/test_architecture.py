@@ -30,6 +30,8 @@ STAGES = {
     "cnnlab.errors": "foundation",      # the exceptions every stage raises
     "cnnlab.atomic": "foundation",      # atomic file writes
     "cnnlab.config_io": "foundation",   # YAML → typed dataclasses, declared settings
+    "cnnlab.bounds": "foundation",      # nesting and alias-expansion caps on YAML, JSON, checkpoints
+    "cnnlab.regular_files": "foundation",  # reads of regular files only, size-capped
     "cnnlab.settings": "foundation",    # every setting, declared once (DataConfig, TrainConfig)
     "cnnlab.registries": "foundation",  # registries filled by importing a package's modules
     "cnnlab.shapes": "foundation",      # the one input-size parser

@@ -566,6 +566,34 @@ def _serve_row(name: str) -> Callable[..., Row]:
     return row
 
 
+def bombs(workdir: Path) -> Row:
+    """Alias bombs, deep nesting, FIFOs and devices (reliability.files_rows)."""
+    from reliability.files_rows import bombs_and_special_files
+
+    return bombs_and_special_files(workdir)
+
+
+def malformed(workdir: Path, examples: int = 1000) -> Row:
+    """Malformed checkpoints, sidecars and run files, with fuzzing (reliability.files_rows)."""
+    from reliability.files_rows import malformed_files
+
+    return malformed_files(workdir, examples)
+
+
+def fuzz_configs(workdir: Path, examples: int = 1000) -> Row:
+    """Hypothesis-generated config files (reliability.files_rows)."""
+    from reliability.files_rows import fuzzed_configs
+
+    return fuzzed_configs(workdir, examples)
+
+
+def wrong(workdir: Path) -> Row:
+    """NaN weights, linked class folders, resume safety (reliability.files_rows)."""
+    from reliability.files_rows import wrong_results
+
+    return wrong_results(workdir)
+
+
 ROWS: dict[str, Callable[..., Row]] = {
     "interruptions": interruptions,
     "disk": disk_faults,
@@ -577,11 +605,15 @@ ROWS: dict[str, Callable[..., Row]] = {
     "disclosure": _serve_row("disclosure_injection"),
     "slow-clients": _serve_row("slow_clients"),
     "large-images": _serve_row("large_images"),
+    "bombs": bombs,
+    "malformed": malformed,
+    "fuzzconfigs": fuzz_configs,
+    "wrong": wrong,
 }
 
 
 def run_matrix(rows: list[str] | None = None, workdir: str | Path | None = None, kills: int = 20,
-               fuzz_cases: int = 500, extra: dict[str, Callable[..., Row]] | None = None) -> list[Row]:
+               fuzz_cases: int = 500, fuzz_examples: int = 1000, extra: dict[str, Callable[..., Row]] | None = None) -> list[Row]:
     """Run the chosen rows (default: all) in a scratch folder and return their results."""
     table = dict(ROWS, **(extra or {}))
     chosen = rows or list(table)
@@ -594,7 +626,8 @@ def run_matrix(rows: list[str] | None = None, workdir: str | Path | None = None,
         for name in chosen:
             folder = base / name
             folder.mkdir(parents=True, exist_ok=True)
-            kwargs = {"n": kills} if name == "interruptions" else {"fuzz_cases": fuzz_cases} if name == "images" else {}
+            kwargs = ({"n": kills} if name == "interruptions" else {"fuzz_cases": fuzz_cases} if name == "images"
+                      else {"examples": fuzz_examples} if name in ("malformed", "fuzzconfigs") else {})
             results.append(table[name](folder, **kwargs))
     return results
 

@@ -92,7 +92,7 @@ class Setting:
 
 
 def _num(x: float | None) -> str:
-    return f"{x:g}"
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) >= 1e6 else f"{x:g}"
 
 
 def setting(default: Any, help: str, **how: Any) -> Any:
@@ -191,17 +191,26 @@ def comma_list(item: type) -> Callable[[Any, str], Any]:
     return parse
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a recipe is ~1 KB; a config file of a megabyte is not a config
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML file as a mapping; refuses object-constructing tags and non-mapping documents."""
+    """A YAML file as a mapping; refuses object-constructing tags, non-mapping documents, files
+    that are not regular files or exceed 1 MB, and alias bombs or deep nesting (`cnnlab.bounds`)."""
+    from cnnlab.bounds import safe_yaml_load
+    from cnnlab.regular_files import FileRefused, read_regular_file
+
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read config ({e.strerror or e})") from None
+        raw = read_regular_file(path, MAX_CONFIG_BYTES, "config file")
+    except FileRefused as e:
+        raise ConfigError(str(e)) from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML or uses a tag that is not allowed ({e})") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start}: {raw[e.start:e.start + 1]!r}); "
+                          "save the config as UTF-8") from None
+    data = safe_yaml_load(text, str(path))
     if data is None:
         return {}
     if not isinstance(data, dict):

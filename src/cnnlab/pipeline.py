@@ -30,7 +30,7 @@ def train_and_report(config: TrainConfig | str | Path | None = None, *, resume: 
     """`fit` with the same arguments, then (unless the config says `report: false`) the run's
     evaluation/ and report.html. A failure after training warns and never fails the run."""
     result = fit(config, resume=resume, quiet=quiet, smoke=smoke, **settings)
-    if result.config.report and result.rank == 0:
+    if result.config.report and result.rank == 0 and not result.already_finished:
         report = evaluate_and_report(result.run_dir)
         if report is not None:
             TrainLogger(enabled=not quiet).print(f"report: {report}")

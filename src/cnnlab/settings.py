@@ -46,6 +46,13 @@ def _class_weights(value: Any, name: str) -> Any:
     return value if value == "auto" else comma_list(float)(value, name)
 
 
+# numpy's (and so Lightning's seed_everything's) seeds are 0 ≤ seed < 2**32
+MAX_SEED = 2**32 - 1
+# Run folder names: most file systems take 255 bytes; a name stays well below, for the suffixes
+MAX_NAME = 100
+# Beyond this a batch is no longer a batch (the whole MNIST training set is 60,000 images)
+MAX_BATCH_SIZE = 1 << 20
+
 DATA = "Data"
 MODEL = "Model"
 OPTIMISATION = "Optimisation"
@@ -86,7 +93,7 @@ class DataConfig:
         "classes); every class keeps at least one image in each split with a positive ratio", option=False,
         parse=comma_list(float))
     seed: int = setting(0, "Seed of every split and subset (the same seed, the same split)",
-                        flag="split_seed", group=DATA)
+                        flag="split_seed", group=DATA, ge=0, le=MAX_SEED)
     classes: list[str] | None = setting(None, "Keep only these comma-separated class names, "
                                         "relabelled in this order", group=DATA, parse=comma_list(str),
                                         shown_default="all")
@@ -136,7 +143,7 @@ class TrainConfig:
     epochs: int = setting(10, "Passes over the training split", short="-e", group=OPTIMISATION, ge=1,
                           expected="a whole number ≥ 1")
     batch_size: int = setting(64, "Images per optimizer step (per device)", short="-b", group=OPTIMISATION,
-                              ge=1, expected="a whole number ≥ 1")
+                              ge=1, le=MAX_BATCH_SIZE, expected=f"a whole number, 1 ≤ value ≤ {MAX_BATCH_SIZE:,}")
     lr: float | None = setting(None, "Learning rate", group=OPTIMISATION, gt=0,
                                expected="a positive learning rate, e.g. 1e-3",
                                shown_default="sgd 0.01; adam, adamw, rmsprop 1e-3")
@@ -221,7 +228,7 @@ class TrainConfig:
                                     expected="a whole number ≥ 1, or null", shown_default="all")
     # run folder and logging
     seed: int = setting(0, "Seed of the batch order, augmentation and initial weights (--split-seed "
-                        "seeds the split)", group=RUN)
+                        "seeds the split)", group=RUN, ge=0, le=MAX_SEED)
     name: str | None = setting(None, "Run folder name", group=RUN, shown_default="exp, exp2, ...")
     project: str = setting("runs", "Folder of run folders", group=RUN)
     tensorboard: bool = setting(False, "Write TensorBoard events", group=RUN)
@@ -250,8 +257,13 @@ class TrainConfig:
 
         if isinstance(self.class_weights, str) and self.class_weights != "auto":
             raise bad("class_weights", "'auto', a list of one weight per class, or null")
-        if self.name is not None and (not self.name or "/" in self.name or self.name.startswith(".")):
-            raise bad("name", "a folder name without '/' or a leading '.'")
+        if self.name is not None and (not self.name or "/" in self.name or self.name.startswith(".")
+                                      or len(self.name) > MAX_NAME or not self.name.isprintable()):
+            raise bad("name", f"a folder name of at most {MAX_NAME} printable characters, without '/' "
+                              "or a leading '.'")
+        if isinstance(self.class_weights, (list, tuple)) and (any(w < 0 for w in self.class_weights)
+                                                              or not any(w > 0 for w in self.class_weights)):
+            raise bad("class_weights", "one weight ≥ 0 per class, at least one of them > 0")
         if self.transfer != "none" and self.model == "mnist-tiny" and self.weights in (None, "imagenet"):
             self.model = DEFAULT_TRANSFER_MODEL  # the default model has no ImageNet weights; this one works offline
         if self.unfreeze != "all" and not (self.unfreeze.isdigit() and int(self.unfreeze) >= 1):
@@ -325,6 +337,8 @@ def with_settings(base: TrainConfig | dict[str, Any] | None, settings: dict[str,
                 raise unknown_key(key, fields)
         train = {k: v for k, v in base.items() if k != "data"}
         given = base.get("data")
+        if given is not None and not isinstance(given, (str, dict)):
+            raise ConfigError(f"data: {str(given)[:80]} (expected a source name, a folder, or a mapping)")
         data_base = {"source": given} if isinstance(given, str) else given
     elif base is not None:
         data_base = base.data

@@ -90,3 +90,19 @@ def test_large_images_row(tmp_path):
     from reliability.serve_hardening import large_images
 
     assert_row(large_images(tmp_path, mutated=200), 10)
+
+
+def test_bombs_and_special_files_row(tmp_path):
+    assert_row(matrix.bombs(tmp_path), 10)
+
+
+def test_malformed_files_row_with_a_little_fuzzing(tmp_path):
+    assert_row(matrix.malformed(tmp_path, examples=20), 50)
+
+
+def test_fuzzed_configs_row(tmp_path):
+    assert_row(matrix.fuzz_configs(tmp_path, examples=30), 30)
+
+
+def test_wrong_results_row(tmp_path):
+    assert_row(matrix.wrong(tmp_path), 7)

@@ -22,7 +22,7 @@ def test_cnnlab_train_loads_checkpoint_and_data_once_after_training(tmp_path, mo
     real_torch_load = torch.load
 
     def torch_load(f, *args, **kwargs):
-        if counting["on"] and str(f).endswith(".pt"):
+        if counting["on"] and str(getattr(f, "name", f)).endswith(".pt"):  # a path or an open file
             counts["checkpoint"] += 1
         return real_torch_load(f, *args, **kwargs)
 

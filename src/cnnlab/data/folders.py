@@ -7,6 +7,9 @@ Two layouts are understood:
 
 The scan decodes every file once, so corrupt, truncated, zero-byte and non-image files are
 listed with their reason and skipped before any training starts, instead of failing mid-epoch.
+Only regular files are read (a FIFO named photo.png would hang the scan, a link to /dev/zero
+would read until memory runs out), and every read is capped: the header check reads the first
+1 MB, a full decode at most 64 MB.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ import torch
 from cnnlab.data.images import IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, decode_image, image_channels, open_image_header, pil_to_tensor
 from cnnlab.data.transforms import resize_uint8
 from cnnlab.errors import DataError, ImageLoadError
+from cnnlab.regular_files import FileRefused, is_regular_file, read_regular_file
+
+# The header of every format cnnlab reads sits in the first 1 MB (a JPEG's EXIF block is at most
+# 64 KB); a TIFF may keep its directory at the end, so a header not found there is looked for in
+# the whole file. 64 MB holds any photo under the pixel cap in a compressed format.
+HEADER_BYTES = 1 << 20
+MAX_IMAGE_FILE_BYTES = 64 << 20
 
 SPLIT_FOLDER_NAMES = {"train": ("train",), "val": ("val", "validation", "valid"), "test": ("test",)}
 
@@ -58,8 +68,25 @@ def _split_dirs(root: Path) -> dict[str, Path]:
     return found
 
 
-def _class_dirs(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+def _class_dirs(folder: Path, root: Path) -> list[Path]:
+    """The class folders of `folder`; a linked class folder must not lead back up to `root` (or
+    one of its parents), or into another class folder: that would give one class the images of
+    the others, with conflicting labels."""
+    classes = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+    real = {p: p.resolve() for p in classes}
+    top, here = root.resolve(), folder.resolve()
+    for p in classes:
+        if not p.is_symlink():
+            continue
+        target = real[p]
+        if target in (top, here) or target in top.parents:
+            raise DataError(f"{p}: a link to {target}, which holds the other class folders; a class folder must "
+                            "hold its own images (remove the link, or replace it with a folder of images)")
+        for other in classes:
+            if other != p and (real[other] == target or target in real[other].parents or real[other] in target.parents):
+                raise DataError(f"{p}: a link to {target}, which overlaps the class folder {other}; each image "
+                                "must belong to one class (remove the link)")
+    return classes
 
 
 def _list_class_files(class_dir: Path, skipped: list[SkippedFile]) -> list[Path]:
@@ -73,17 +100,31 @@ def _list_class_files(class_dir: Path, skipped: list[SkippedFile]) -> list[Path]
             elif p.suffix.lower() not in IMAGE_EXTENSIONS:
                 skipped.append(SkippedFile(str(p), f"not an image file (extension {p.suffix or 'none'!r}; "
                                                    f"expected one of {', '.join(sorted(IMAGE_EXTENSIONS))})"))
+            elif not is_regular_file(p):
+                skipped.append(SkippedFile(str(p), "not a regular file (a FIFO, device, socket or broken link); "
+                                                   "only regular files are read"))
             else:
                 files.append(p)
     return files
 
 
-def _header(path: Path, max_pixels: int) -> tuple[tuple[int, int], bool]:
+def read_image_file(path: Path, max_bytes: int = MAX_IMAGE_FILE_BYTES, prefix: bool = False) -> bytes:
+    """The bytes of one image file (regular files only, at most `max_bytes`)."""
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ImageLoadError(path, f"cannot read file ({e.strerror or e})") from None
-    with open_image_header(data, path, max_pixels) as img:
+        return read_regular_file(path, max_bytes, "image file", prefix=prefix)
+    except FileRefused as e:
+        raise ImageLoadError(path, e.reason) from None
+
+
+def _header(path: Path, max_pixels: int) -> tuple[tuple[int, int], bool]:
+    data = read_image_file(path, HEADER_BYTES, prefix=True)
+    try:
+        img = open_image_header(data, path, max_pixels)
+    except ImageLoadError:
+        if len(data) < HEADER_BYTES:
+            raise
+        img = open_image_header(read_image_file(path), path, max_pixels)  # a header far into the file (TIFF)
+    with img:
         w, h = img.size
         return (h, w), image_channels(img) == 1
 
@@ -108,7 +149,7 @@ def scan_folder(root: str | Path, max_pixels: int = MAX_IMAGE_PIXELS, workers: i
                 skipped.append(SkippedFile(str(p), "not inside a split folder (train/, val/, test/)"))
     per_split: dict[str, dict[str, list[Path]]] = {}
     for split, folder in parts.items():
-        classes = _class_dirs(folder)
+        classes = _class_dirs(folder, root)
         for p in sorted(folder.iterdir()):
             if p.is_file():
                 skipped.append(SkippedFile(str(p), "not inside a class folder"))
@@ -188,7 +229,7 @@ def decode_files(files: list[Path], channels: int, size: tuple[int, int], resize
     """
     def one(p: Path):
         try:
-            img = decode_image(p.read_bytes(), p, channels, max_pixels)
+            img = decode_image(read_image_file(p), p, channels, max_pixels)
             return (resize_uint8(pil_to_tensor(img), size, resize) if keep else True), None
         except ImageLoadError as e:
             return None, SkippedFile(str(p), e.reason)

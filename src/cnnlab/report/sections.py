@@ -7,7 +7,6 @@ Each function returns plain values (text, numbers, rows, PNG data URIs) for the 
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,10 @@ from cnnlab.run import Run
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """A JSON file as a dict ({} when absent)."""
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """A JSON file as a dict ({} when absent; a damaged one is refused with one line)."""
+    from cnnlab.run.history import read_json_file
+
+    return read_json_file(path) if path.exists() else {}
 
 
 def read_csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:

@@ -9,7 +9,11 @@ previous checkpoint intact.
 from __future__ import annotations
 
 import io
+import math
+import os
 import pickle
+import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,12 +22,26 @@ import torch
 from torch import nn
 
 from cnnlab.atomic import atomic_write
-from cnnlab.data.transforms import Preprocessing
-from cnnlab.errors import CheckpointError
+from cnnlab.bounds import check_plain
+from cnnlab.data.transforms import RESIZE_MODES, Preprocessing
+from cnnlab.errors import CheckpointError, CnnlabError
 from cnnlab.run.files import resolve_checkpoint_path
 
 FORMAT = "cnnlab-checkpoint"
 VERSION = 1
+
+# What a checkpoint may declare. Beyond these a model is not one cnnlab can build on this kind of
+# machine (ImageNet-21k has 21,841 classes; timm's largest inputs are 1,024 wide), and trying
+# means an allocator error minutes later instead of a clear refusal now.
+MAX_CLASSES = 100_000
+MAX_CLASS_NAME = 200
+MAX_SIDE = 1024  # the width check runs one image through the model: at 4096² a VGG needs ~8 GB
+MAX_CHANNELS = 64
+# Keyword options that make a model constructor read a file, or fetch one: a checkpoint must
+# not point timm or torchvision at /etc/passwd (weights come from the checkpoint itself).
+# (timm's drop_path_rate is a rate, not a path: only names ending in _path/_file/_dir/_url count)
+_FILE_OPTION = re.compile(r"(^|_)(path|file|dir|url)$|^(pretrained|pretrained_cfg|pretrained_cfg_overlay|weights|"
+                          r"cache_dir)$", re.IGNORECASE)
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
@@ -42,17 +60,27 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     Refuses files that are not cnnlab checkpoints or that hold arbitrary pickled objects.
     """
     path = resolve_checkpoint_path(path)
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(f"{path}: refused to load: the file holds pickled objects other than tensors and "
-                              f"plain values, which could run code ({str(e).splitlines()[0]}). "
-                              "Only load checkpoints you trust, and only cnnlab's own format.") from None
-    except (RuntimeError, OSError, EOFError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    try:  # O_NONBLOCK: a FIFO opens at once instead of waiting for a writer
+        f = open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK))
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read checkpoint ({e.strerror or e})") from None
+    with f:
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise CheckpointError(f"{path}: not a regular file; a checkpoint is a .pt file written by cnnlab")
+        try:
+            state = torch.load(f, map_location=map_location, weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise CheckpointError(f"{path}: refused to load: the file holds pickled objects other than tensors and "
+                                  f"plain values, which could run code ({str(e).splitlines()[0]}). "
+                                  "Only load checkpoints you trust, and only cnnlab's own format.") from None
+        except Exception as e:  # torch raises IndexError, KeyError, ... on truncated or foreign files
+            first = (str(e).splitlines() or [""])[0][:160]
+            raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {first})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a cnnlab checkpoint (no 'format: {FORMAT}' entry); "
                               "to start from plain weights use --weights")
+    check_plain(state, str(path), CheckpointError)
     return state
 
 
@@ -97,18 +125,116 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Lo
     for key in ("model", "architecture", "class_names", "preprocessing"):
         if key not in ckpt:
             raise CheckpointError(f"{where}: checkpoint lacks {key!r}; it cannot predict on its own")
-    model = build_from_architecture(ckpt["architecture"])
+    class_names = check_class_names(ckpt["class_names"], where)
+    preprocessing = read_preprocessing(ckpt["preprocessing"], where)
+    _check_architecture(ckpt["architecture"], where)
+    weights = check_weights(ckpt["model"], where)
     try:
-        model.load_state_dict(ckpt["model"])
+        model = build_from_architecture(ckpt["architecture"])
+    except CheckpointError:
+        raise
+    except CnnlabError as e:
+        raise CheckpointError(f"{where}: {_shown(e, 300)}") from None
+    except (RuntimeError, MemoryError, ValueError, TypeError, OverflowError, KeyError) as e:
+        first = (str(e).splitlines() or [""])[0][:160]
+        raise CheckpointError(f"{where}: the architecture cannot be built ({type(e).__name__}: {first})") from None
+    try:
+        model.load_state_dict(weights)
     except RuntimeError as e:
         raise CheckpointError(f"{where}: weights do not match the architecture {ckpt['architecture'].get('name')!r} "
                               f"({str(e).splitlines()[0]})") from None
     # load_state_dict copies into the freshly built (CPU) parameters, so move the model itself
     model.to(map_location).eval()
-    loaded = LoadedModel(model, list(ckpt["class_names"]), Preprocessing.from_dict(ckpt["preprocessing"]),
-                         ckpt["architecture"], ckpt, where)
+    loaded = LoadedModel(model, class_names, preprocessing, ckpt["architecture"], ckpt, where)
     check_output_width(loaded)
     return loaded
+
+
+def _shown(value: Any, limit: int) -> str:
+    """A value for a one-line message: whitespace (a tensor's newlines) folded, cut to `limit`."""
+    return " ".join(str(value).split())[:limit]
+
+
+def check_class_names(names: Any, where: str | Path) -> list[str]:
+    """Class names as a checkpoint or sidecar holds them: 1 to 100,000 printable texts of at most
+    200 characters each (they end up in file names, tables and web pages)."""
+    if not isinstance(names, (list, tuple)) or not 1 <= len(names) <= MAX_CLASSES:
+        raise CheckpointError(f"{where}: class_names: {_shown(names, 80)} (expected a list of 1 to "
+                              f"{MAX_CLASSES:,} names)")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not 1 <= len(name) <= MAX_CLASS_NAME or not name.isprintable():
+            raise CheckpointError(f"{where}: class_names[{i}]: {_shown(name, 80)!r} (expected printable text of "
+                                  f"1 to {MAX_CLASS_NAME} characters)")
+    return list(names)
+
+
+def check_weights(weights: Any, where: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict of named tensors, every floating-point value finite (NaN or inf weights
+    predict NaN for every image, so they are refused here rather than served)."""
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                for k, v in weights.items()):
+        raise CheckpointError(f"{where}: model: expected a mapping of parameter names to tensors")
+    for name, tensor in weights.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointError(f"{where}: weights {name!r} hold {bad} NaN or infinite value(s); the model "
+                                  "diverged or the file is damaged (use an earlier checkpoint, e.g. best.pt)")
+    return weights
+
+
+def read_preprocessing(pre: Any, where: str | Path) -> Preprocessing:
+    """Preprocessing as a checkpoint or sidecar stores it, every field checked (sizes capped,
+    numbers finite), refused with CheckpointError naming the field."""
+    def bad(field: str, expected: str) -> CheckpointError:
+        value = pre.get(field) if isinstance(pre, dict) else pre
+        return CheckpointError(f"{where}: preprocessing.{field}: {_shown(value, 80)} (expected {expected})")
+
+    if not isinstance(pre, dict):
+        raise CheckpointError(f"{where}: preprocessing: {_shown(pre, 80)!r} (expected a mapping with input_size, "
+                              "channels, mean, std)")
+    size = pre.get("input_size")
+    if not (isinstance(size, (list, tuple)) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in size)):
+        raise bad("input_size", f"[height, width], each 1 to {MAX_SIDE}")
+    channels = pre.get("channels")
+    if channels not in (1, 3) or isinstance(channels, bool):
+        raise bad("channels", "1 or 3")
+    for field in ("mean", "std"):
+        values = pre.get(field)
+        if not (isinstance(values, (list, tuple)) and len(values) == channels
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
+            raise bad(field, f"{channels} finite number(s)")
+    if any(v <= 0 for v in pre["std"]):
+        raise bad("std", "positive numbers")
+    if pre.get("resize", "stretch") not in RESIZE_MODES:
+        raise bad("resize", " or ".join(RESIZE_MODES))
+    return Preprocessing.from_dict(pre)
+
+
+def _check_architecture(arch: Any, where: Path) -> None:
+    """Ranges of the architecture record; its keys and types are checked by the registry."""
+    if not isinstance(arch, dict):
+        return  # read_architecture names what is wrong
+    def whole(v: Any, lo: int, hi: int) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+    if "num_classes" in arch and not whole(arch["num_classes"], 1, MAX_CLASSES):
+        raise CheckpointError(f"{where}: architecture.num_classes: {_shown(arch['num_classes'], 40)} "
+                              f"(expected 1 to {MAX_CLASSES:,})")
+    if "in_channels" in arch and not whole(arch["in_channels"], 1, MAX_CHANNELS):
+        raise CheckpointError(f"{where}: architecture.in_channels: {_shown(arch['in_channels'], 40)} "
+                              f"(expected 1 to {MAX_CHANNELS})")
+    size = arch.get("input_size")
+    sides = size if isinstance(size, (list, tuple)) else [size]
+    if size is not None and not all(whole(v, 1, MAX_SIDE) for v in sides):
+        raise CheckpointError(f"{where}: architecture.input_size: {_shown(size, 40)} (expected sides of 1 to {MAX_SIDE})")
+    kwargs = arch.get("kwargs") or {}
+    if isinstance(kwargs, dict):
+        for key in kwargs:
+            if not isinstance(key, str) or _FILE_OPTION.search(key):
+                raise CheckpointError(f"{where}: architecture.kwargs: option {_shown(key, 40)!r} is refused in a "
+                                      "checkpoint (it would make the model read or fetch a file; the weights are "
+                                      "in the checkpoint)")
 
 
 def check_output_width(loaded: LoadedModel) -> None:

@@ -13,6 +13,7 @@
     runs/NAME/export/             `cnnlab export`
     runs/NAME/explain/            `cnnlab explain`
     runs/NAME/report.html         `cnnlab report`
+    runs/NAME/.train.lock         held while a trainer writes the folder (removed when it ends)
 
 Nothing outside `cnnlab.run` spells these names; the other stages ask a `Run` for the paths.
 """
@@ -41,6 +42,7 @@ TTA_SUFFIX = "-tta"
 EXPORT = "export"
 EXPLAIN = "explain"
 REPORT = "report.html"
+LOCK = ".train.lock"
 
 CHECKPOINTS = (BEST, LAST)
 # What a verb may write into a run folder, each through `output_path` (never through a symlink).
@@ -77,6 +79,9 @@ def resolve_checkpoint_path(path: str | Path, prefer: str = BEST) -> Path:
         raise CheckpointError(f"{path}: no checkpoint in this folder (expected {' or '.join(names)}); "
                               "is it a cnnlab run folder?")
     if not path.is_file():
+        if path.exists():
+            raise CheckpointError(f"{path}: not a regular file (a FIFO, device or socket); a checkpoint is a "
+                                  ".pt file written by cnnlab")
         raise CheckpointError(f"{path}: no such run folder or checkpoint file")
     return path
 

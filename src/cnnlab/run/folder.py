@@ -14,7 +14,6 @@ files of a run folder.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from cnnlab.errors import CheckpointError, DataError
 from cnnlab.run import files
 from cnnlab.run.checkpoint import LoadedModel, check_output_width, load_model
 from cnnlab.run.data_settings import run_data_config
-from cnnlab.run.history import read_history
+from cnnlab.run.history import read_history, read_json_file
 from cnnlab.settings import DataConfig
 
 
@@ -129,12 +128,12 @@ class Run:
     def metrics(self) -> dict[str, Any]:
         """metrics.json of training ({} when absent)."""
         path = self.file(files.METRICS)
-        return json.loads(path.read_text()) if path is not None and path.is_file() else {}
+        return read_json_file(path) if path is not None and path.exists() else {}
 
     def history(self) -> list[dict[str, Any]]:
         """history.csv as one dict per epoch ([] when absent)."""
         path = self.file(files.HISTORY)
-        return read_history(path) if path is not None and path.is_file() else []
+        return read_history(path) if path is not None and path.exists() else []
 
     def config_text(self) -> str:
         """config.yaml as written ("" when absent)."""

@@ -7,6 +7,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+from cnnlab.errors import CheckpointError
+
 HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s"]
 
 
@@ -20,11 +22,61 @@ def history_csv(history: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+MAX_RUN_FILE_BYTES = 64 << 20  # history.csv of 10,000 epochs is ~1 MB
+
+
 def read_history(path: str | Path) -> list[dict[str, Any]]:
-    """history.csv back as a list of dicts with numbers."""
-    with open(Path(path)) as f:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
-                for row in csv.DictReader(f)]
+    """history.csv back as a list of dicts with numbers; a damaged file is refused with the line
+    and column that is wrong (CheckpointError), never a traceback."""
+    from cnnlab.regular_files import FileRefused, read_regular_file
+
+    path = Path(path)
+    try:
+        text = read_regular_file(path, MAX_RUN_FILE_BYTES, "history file").decode("utf-8")
+    except FileRefused as e:
+        raise CheckpointError(str(e)) from None
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{path}: not UTF-8 text (byte {e.start}); the file is damaged: delete it, or "
+                              "resume the run to write it again") from None
+    rows = []
+    try:
+        for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+            if None in row or None in row.values():
+                raise CheckpointError(f"{path}: line {line} has {len(row) - (None in row)} values, not one per "
+                                      "column; the file is damaged: delete it, or resume the run to write it again")
+            parsed = {}
+            for k, v in row.items():
+                if v == "":
+                    continue
+                try:
+                    parsed[k] = int(v) if k == "epoch" else float(v)
+                except ValueError:
+                    raise CheckpointError(f"{path}: line {line}, column {k!r}: {v[:40]!r} (expected a number); the "
+                                          "file is damaged: delete it, or resume the run to write it again") from None
+            rows.append(parsed)
+    except csv.Error as e:
+        raise CheckpointError(f"{path}: not a readable CSV file ({e})") from None
+    return rows
+
+
+def read_json_file(path: str | Path) -> dict[str, Any]:
+    """A run's JSON file (metrics.json) as a dict; a damaged, nested or huge one is refused with
+    one line naming it (CheckpointError)."""
+    from cnnlab.bounds import load_json_bounded
+    from cnnlab.regular_files import FileRefused, read_regular_file
+
+    path = Path(path)
+    try:
+        data = read_regular_file(path, MAX_RUN_FILE_BYTES, "JSON file")
+    except FileRefused as e:
+        raise CheckpointError(str(e)) from None
+    try:
+        value = load_json_bounded(data, str(path), CheckpointError)
+    except CheckpointError as e:
+        raise CheckpointError(f"{e}; the file is damaged: delete it, or run the verb that writes it again") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 class CurvesFigure:

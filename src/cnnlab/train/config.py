@@ -37,8 +37,8 @@ def load_config(path: str | Path, settings: dict[str, Any] | None = None) -> Tra
     path = find_config(path)
     try:
         return with_settings(read_yaml(path), settings or {})
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+    except ConfigError as e:  # read_yaml's own errors already start with the path
+        raise ConfigError(str(e) if str(e).startswith(f"{path}:") else f"{path}: {e}") from None
 
 
 def merge_settings(base: TrainConfig | None, settings: dict[str, Any]) -> TrainConfig:

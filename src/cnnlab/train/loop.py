@@ -11,6 +11,7 @@ resolved); evaluation and the report are composed after it by `cnnlab.pipeline`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -25,10 +26,11 @@ from cnnlab.data import load_data
 from cnnlab.data.augment import warn_if_flip_mislabels
 from cnnlab.data.bundle import DataBundle
 from cnnlab.data.mixing import BatchMixer, batch_mixer
-from cnnlab.errors import CnnlabError, ConfigError, DataError
+from cnnlab.errors import CheckpointError, CnnlabError, ConfigError, DataError
 from cnnlab.run import files
 from cnnlab.run.checkpoint import load_checkpoint, load_model, rng_state, set_rng_state
 from cnnlab.run.data_settings import resolve_data_config
+from cnnlab.run.lock import RunLock
 from cnnlab.run.writer import RunWriter
 from cnnlab.train.allocator import keep_freed_memory
 from cnnlab.train.callbacks import MetricMonitor
@@ -61,6 +63,7 @@ class TrainResult:
     config: TrainConfig
     rank_info: list[dict[str, Any]] = field(default_factory=list)
     rank: int = 0  # the global rank of the process that returned this (0 writes the run folder)
+    already_finished: bool = False  # --resume of a run with no epochs left: nothing was trained or written
 
 
 def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | None = None,
@@ -80,6 +83,14 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
     """
     if resume is not None:
         cfg = _resume_config(resume, settings)
+        done = _finished_result(resume, cfg)
+        if done is not None:
+            if not quiet:
+                TrainLogger(enabled=True).print(
+                    f"{done.run_dir}: finished ({len(done.history)} of {cfg.epochs} epochs"
+                    f"{', stopped early' if done.stopped_early else ''}); nothing to resume. "
+                    f"To train longer: cnnlab train --resume {done.run_dir} --epochs {cfg.epochs + 10}")
+            return done
     elif isinstance(config, (str, Path)):
         cfg = load_config(config, settings)
     else:
@@ -129,17 +140,67 @@ def _launched_externally() -> bool:
     return "TORCHELASTIC_RUN_ID" in os.environ or ("LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ)
 
 
+# Settings a resumed run may take from an edited config.yaml (or the command line): they change
+# how long it runs or what it prints, not what the epochs already trained mean.
+RESUME_CHANGEABLE = ("epochs", "patience", "num_workers", "report", "tensorboard", "evaluate_test")
+
+
 def _resume_config(resume: str | Path, settings: dict[str, Any]) -> TrainConfig:
-    ckpt = load_checkpoint(files.resume_checkpoint(resume))
-    cfg = config_from_dict(ckpt["config"])
-    changeable = {"epochs", "quiet", "num_workers"}
+    """The config a resumed run continues with.
+
+    From the checkpoint, with what may change taken from an edited config.yaml and from
+    `settings`; any other edit of config.yaml is refused with the fields that differ (it is
+    never silently written over). A run killed before its first checkpoint starts again in its
+    folder from its config.yaml.
+    """
+    folder = files.run_folder_of(resume)
+    checkpoint = files.resume_checkpoint(resume)
+    written = folder / files.CONFIG
+    changeable = {"quiet", *RESUME_CHANGEABLE}
     fixed = sorted(k for k, v in settings.items() if k not in changeable and v is not None)
     if fixed:
-        raise ConfigError(f"resume: {fixed} cannot change when resuming (only epochs can); "
+        raise ConfigError(f"resume: {fixed} cannot change when resuming (only {', '.join(RESUME_CHANGEABLE)} can); "
                           "start a new run to change them")
-    if "epochs" in settings and settings["epochs"] is not None:
-        cfg.epochs = int(settings["epochs"])
-    return cfg
+    given = {k: v for k, v in settings.items() if v is not None and k != "quiet"}
+    if not checkpoint.exists() and checkpoint.name == files.LAST and written.is_file():
+        return load_config(written, given)  # killed before epoch 1 ended: start again, same folder
+    if not checkpoint.exists():
+        raise CheckpointError(f"{checkpoint}: nothing to resume (no checkpoint, and no {files.CONFIG} in "
+                              f"{folder}); is it a cnnlab run folder?")
+    ckpt = load_checkpoint(checkpoint)
+    cfg = config_from_dict(ckpt["config"])
+    if written.is_file():
+        edited = load_config(written).to_dict()
+        trained = cfg.to_dict()
+        differ = [k for k in trained if k not in RESUME_CHANGEABLE and edited.get(k) != trained[k]]
+        if differ:
+            shown = "; ".join(f"{k}: {trained[k]!r} → {edited.get(k)!r}" for k in differ[:6])
+            raise ConfigError(f"{written}: edited since the run trained ({shown}); --resume continues the run as "
+                              f"it was trained, where only {', '.join(RESUME_CHANGEABLE)} may change. Undo the "
+                              f"edit, or start a new run from it: cnnlab train --config {written}")
+        cfg = merge_settings(cfg, {k: edited[k] for k in RESUME_CHANGEABLE if edited.get(k) != trained[k]})
+    return merge_settings(cfg, given) if given else cfg
+
+
+def _finished_result(resume: str | Path, cfg: TrainConfig) -> TrainResult | None:
+    """The result of a run that has nothing left to train (None when epochs remain)."""
+    checkpoint = files.resume_checkpoint(resume)
+    if not checkpoint.is_file():
+        return None
+    ckpt = load_checkpoint(checkpoint)
+    from cnnlab.run import Run
+
+    run = Run(files.run_folder_of(resume), checkpoint)
+    metrics = run.metrics()
+    trained = config_from_dict(ckpt["config"])
+    stopped = bool(metrics.get("stopped_early")) and cfg.epochs <= trained.epochs
+    if int(ckpt["epoch"]) < cfg.epochs and not stopped:
+        return None
+    monitor = ckpt.get("monitor", {})
+    loaded = load_model(files.resolve_checkpoint_path(run.folder))
+    return TrainResult(run.folder, list(ckpt["history"]), int(monitor.get("best_epoch", ckpt["epoch"])),
+                       float(monitor.get("best", math.nan)), metrics, stopped, loaded.model, loaded.class_names, cfg,
+                       already_finished=True)
 
 
 def _fit_spawned(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool) -> TrainResult:
@@ -268,8 +329,15 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
     cfg = t.cfg = config_naming_the_built_model(cfg, t.tm)  # multi-stage: the weights' run decides the network
 
     run = open_run_folder(fabric, cfg, resume)
-    if resume is not None:
-        t.resume_from(load_checkpoint(files.resume_checkpoint(run.path), map_location=fabric.device))
+    with RunLock(run.path) if run.enabled else contextlib.nullcontext():
+        return _train_in_folder(fabric, cfg, resume, quiet, data, t, run)
+
+
+def _train_in_folder(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, data: DataBundle,
+                     t: Training, run: RunWriter) -> TrainResult:
+    """The part of `_fit_process` that writes the run folder (rank 0 holds its lock meanwhile)."""
+    if resume is not None and files.resume_checkpoint(resume).is_file():  # else: killed before epoch 1 ended
+        t.resume_from(load_checkpoint(files.resume_checkpoint(resume), map_location=fabric.device))
     run.write_config(_yaml(cfg))
     run.write_data_settings(cfg.data, data.config)  # what every later verb loads
     if t.tm.record:  # transfer: weights, blocks, what is frozen in which phase, feature cache
