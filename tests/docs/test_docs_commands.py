@@ -35,6 +35,7 @@ import importlib.util
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -255,6 +256,8 @@ def page_folders(tmp_path_factory, mnist_root):
     for page in PAGES:
         root = base / f"{page.parent.name}-{page.stem}"
         root.mkdir()
+        # docs/your-own-code.md trains the user's model it shows, `mymodels.py` in the folder
+        shutil.copy(REPO / "tests" / "mymodels.py", root / "mymodels.py")
         folders[page] = PageFolder(root, env)
     return folders
 
@@ -284,7 +287,7 @@ def run_or_check(command: Command, folder: PageFolder) -> None:
 def test_the_docs_show_commands():
     pages = {c.page.name for c in ALL_COMMANDS}
     assert {"mnist-tutorial.md", "keras-mnist-and-tiny.md", "catsdogs.md", "cifar10-transfer.md",
-            "explain.md", "how-a-conv-layer-works.md", "README.md"} <= pages
+            "explain.md", "how-a-conv-layer-works.md", "your-own-code.md", "README.md"} <= pages
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS, ids=lambda c: c.id)

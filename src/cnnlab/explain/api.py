@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, ModelError
 from cnnlab.explain.context import ExplainContext
 from cnnlab.explain.inputs import need_image, resolve_source
 from cnnlab.explain.methods import PER_IMAGE, REGISTRY, WHOLE_SPLIT, MethodNames, methods
@@ -55,6 +55,8 @@ def explain(source: str | Path | LoadedModel | Run, image: Any = None, method: s
     own, data_options = split_options(options)
     run = Run.open(source)
     loaded = run.model()
+    if loaded.needs_code:
+        raise ModelError(f"explain needs the model's own code to hook its layers: {loaded.needs_code}")
     loaded.model.eval()
     layers = trace_layers(loaded.model, example_input(loaded))
     names = [layer] if isinstance(layer, str) else list(layer) if layer is not None else None

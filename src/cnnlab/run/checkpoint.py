@@ -19,8 +19,8 @@ from torch import nn
 
 from cnnlab.atomic import atomic_write
 from cnnlab.data.transforms import Preprocessing
-from cnnlab.errors import CheckpointError
-from cnnlab.run.files import resolve_checkpoint_path
+from cnnlab.errors import CheckpointError, CnnlabError, ModelError
+from cnnlab.run.files import SCRIPTED, resolve_checkpoint_path
 
 FORMAT = "cnnlab-checkpoint"
 VERSION = 1
@@ -81,6 +81,9 @@ class LoadedModel:
     architecture: dict[str, Any]
     checkpoint: dict[str, Any]
     path: Path
+    # Set when the model is the run's TorchScript copy because its code could not be imported:
+    # why, naming the module. Predict, evaluate and export work; explain and training need the code.
+    needs_code: str | None = None
 
     @property
     def binary_output(self) -> bool:
@@ -97,18 +100,45 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Lo
     for key in ("model", "architecture", "class_names", "preprocessing"):
         if key not in ckpt:
             raise CheckpointError(f"{where}: checkpoint lacks {key!r}; it cannot predict on its own")
-    model = build_from_architecture(ckpt["architecture"])
+    needs_code = None
     try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as e:
-        raise CheckpointError(f"{where}: weights do not match the architecture {ckpt['architecture'].get('name')!r} "
-                              f"({str(e).splitlines()[0]})") from None
+        model = build_from_architecture(ckpt["architecture"])
+        try:
+            model.load_state_dict(ckpt["model"])
+        except RuntimeError as e:
+            raise CheckpointError(f"{where}: weights do not match the architecture "
+                                  f"{ckpt['architecture'].get('name')!r} ({str(e).splitlines()[0]})") from None
+    except (ModelError, CheckpointError) as e:
+        model = code_free_copy(where, ckpt["architecture"], e, map_location)
+        needs_code = str(e)
     # load_state_dict copies into the freshly built (CPU) parameters, so move the model itself
     model.to(map_location).eval()
     loaded = LoadedModel(model, list(ckpt["class_names"]), Preprocessing.from_dict(ckpt["preprocessing"]),
-                         ckpt["architecture"], ckpt, where)
+                         ckpt["architecture"], ckpt, where, needs_code)
     check_output_width(loaded)
     return loaded
+
+
+def code_free_copy(where: Path, architecture: Any, error: CnnlabError, map_location) -> nn.Module:
+    """The run's TorchScript copy of your own model, when its import path cannot rebuild it here;
+    else `error` again (naming the module to install)."""
+    from cnnlab.models.user_code import is_import_path
+
+    name = architecture.get("name") if isinstance(architecture, dict) else None
+    scripted = where.parent / SCRIPTED
+    if not (isinstance(name, str) and is_import_path(name)):
+        raise error
+    if not scripted.is_file() or scripted.is_symlink():
+        raise type(error)(f"{error} (and the run folder has no {SCRIPTED} to predict without the code)") from None
+    import warnings
+
+    try:  # the run's own file, written by fit: TorchScript runs no Python of its own
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch 2.14: TorchScript is deprecated, still loads
+            return torch.jit.load(str(scripted), map_location=map_location)
+    except (RuntimeError, ValueError) as e:
+        raise CheckpointError(f"{scripted}: not a readable TorchScript file ({str(e).splitlines()[0]}); "
+                              f"and {error}") from None
 
 
 def check_output_width(loaded: LoadedModel) -> None:

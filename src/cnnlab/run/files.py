@@ -7,6 +7,8 @@
     runs/NAME/curves.png          loss and accuracy, train vs val
     runs/NAME/metrics.json        final numbers of training
     runs/NAME/transfer.json       transfer learning: weights, blocks, phases, feature cache
+    runs/NAME/model.torchscript.pt  your own model's code-free copy (TorchScript): predict and
+                                  evaluate work from it when its module cannot be imported
     runs/NAME/tensorboard/        TensorBoard events (--tensorboard)
     runs/NAME/evaluation/         `cnnlab evaluate` (evaluation-ensemble/ for several runs)
     runs/NAME/export/             `cnnlab export`
@@ -31,6 +33,7 @@ LAST = "last.pt"
 CURVES = "curves.png"
 METRICS = "metrics.json"
 TRANSFER = "transfer.json"
+SCRIPTED = "model.torchscript.pt"
 TENSORBOARD = "tensorboard"
 EVALUATION = "evaluation"
 EVALUATION_ENSEMBLE = "evaluation-ensemble"

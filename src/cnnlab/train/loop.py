@@ -72,12 +72,22 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
 
         fit(data="mnist", model="keras-mnist", optimizer="rmsprop", epochs=5, batch_size=64)
 
+    `model` may also be your own code: an import path "package.module:factory", an nn.Module
+    class, or an instance (trained as it is, with its current weights):
+
+        fit(data="digits", model=SmallNet(), epochs=3)
+
     `resume="runs/NAME"` continues that run from its last checkpoint (`epochs` may be raised).
     `smoke=True` checks a config end to end in seconds: one epoch of a few batches, on a small
     part of its data, or on random stand-in images of the same shape when the data is absent.
     The run folder gets config.yaml, data.yaml, history.csv, best.pt, last.pt, curves.png and
     metrics.json; `cnnlab.pipeline.train_and_report` adds the evaluation and report.html.
     """
+    user_model = None
+    if settings.get("model") is not None and not isinstance(settings["model"], str):
+        from cnnlab.models.user_code import as_model_setting
+
+        settings["model"], user_model = as_model_setting(settings["model"])
     if resume is not None:
         cfg = _resume_config(resume, settings)
     elif isinstance(config, (str, Path)):
@@ -92,12 +102,12 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
         # Fabric spawns the other processes (gloo on CPU, NCCL on GPU) and returns rank 0's
         # result. Tensors cannot outlive the process that shared them, so the workers return
         # the result without the model, and the weights come back from the run folder.
-        result = fabric.launch(_fit_spawned, cfg, resume, quiet, smoke)
+        result = fabric.launch(_fit_spawned, cfg, resume, quiet, smoke, user_model)
         weights = files.resolve_checkpoint_path(result.run_dir, prefer=files.BEST if cfg.restore_best else files.LAST)
         result.model = load_model(weights).model
         return result
     fabric.launch()
-    return _fit_process(fabric, cfg, resume, quiet, smoke)
+    return _fit_process(fabric, cfg, resume, quiet, smoke, user_model)
 
 
 def make_fabric(cfg: TrainConfig):
@@ -142,8 +152,9 @@ def _resume_config(resume: str | Path, settings: dict[str, Any]) -> TrainConfig:
     return cfg
 
 
-def _fit_spawned(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool) -> TrainResult:
-    result = _fit_process(fabric, cfg, resume, quiet, smoke)
+def _fit_spawned(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool,
+                 user_model: Any = None) -> TrainResult:
+    result = _fit_process(fabric, cfg, resume, quiet, smoke, user_model)
     result.model = None
     return result
 
@@ -259,12 +270,13 @@ class Training:
         set_rng_state(ckpt.get("rng", {}))
 
 
-def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool = False) -> TrainResult:
+def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool = False,
+                 user_model: Any = None) -> TrainResult:
     """One process's run, top to bottom: data, model and optimizer, the run folder, the epochs,
     then the test split and metrics.json."""
     set_up_process(fabric, cfg)
     data = load_training_data(cfg, smoke)
-    t = build_training(fabric, cfg, data, smoke)
+    t = build_training(fabric, cfg, data, smoke, user_model)
 
     run = open_run_folder(fabric, cfg, resume)
     if resume is not None:
@@ -298,9 +310,10 @@ def set_up_process(fabric, cfg: TrainConfig) -> None:
     fabric.seed_everything(cfg.seed, verbose=False)  # the same initial weights on every rank
 
 
-def build_training(fabric, cfg: TrainConfig, data: DataBundle, smoke: bool = False) -> Training:
+def build_training(fabric, cfg: TrainConfig, data: DataBundle, smoke: bool = False,
+                   user_model: Any = None) -> Training:
     """Model, loss, optimizer, loaders, learning-rate schedule and early stopping, set up by Fabric."""
-    tm: TrainingModel = build_training_model(cfg, data, smoke)
+    tm: TrainingModel = build_training_model(cfg, data, smoke, user_model)
     weights = _class_weights(cfg, data)
     criterion = make_criterion(tm.binary_output, weights.to(fabric.device) if weights is not None else None,
                                cfg.label_smoothing)
@@ -420,6 +433,12 @@ def finish(fabric, t: Training, run: RunWriter, log: TrainLogger, stopped_early:
         log.print(f"test: loss {test_loss:.4f}, accuracy {test_acc:.4f} ({len(data.test):,} images, "
                   f"{'averaged ' if t.ema is not None else ''}weights of epoch "
                   f"{monitor.best_epoch if cfg.restore_best else len(history)})")
+    if t.tm.user_code:  # your own code: a TorchScript copy serves predict/evaluate where it cannot be imported
+        example = torch.zeros(1, data.channels, *data.input_size, device=next(t.raw_model.parameters()).device)
+        untraceable = run.write_scripted(t.raw_model, example)
+        if untraceable:
+            log.print(f"[yellow]note:[/yellow] no TorchScript copy of {cfg.model} ({untraceable}); every verb "
+                      "will need its code importable")
     run.write_metrics(metrics)
     log.print(f"run folder: [bold]{run.path}[/bold]")
     log.close()
