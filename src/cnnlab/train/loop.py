@@ -29,6 +29,7 @@ from cnnlab.errors import CnnlabError, ConfigError, DataError
 from cnnlab.run import files
 from cnnlab.run.checkpoint import load_checkpoint, load_model, rng_state, set_rng_state
 from cnnlab.run.data_settings import resolve_data_config
+from cnnlab.settings import DataConfig
 from cnnlab.run.writer import RunWriter
 from cnnlab.train.allocator import keep_freed_memory
 from cnnlab.train.callbacks import MetricMonitor
@@ -64,7 +65,8 @@ class TrainResult:
 
 
 def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | None = None,
-        quiet: bool = False, smoke: bool = False, **settings: Any) -> TrainResult:
+        quiet: bool = False, smoke: bool = False, class_names: list[str] | None = None,
+        **settings: Any) -> TrainResult:
     """Train a model and write its run folder; returns a `TrainResult`.
 
     `config` is a TrainConfig, a YAML file, or None for the defaults; `settings` override any
@@ -77,17 +79,16 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
 
         fit(data="digits", model=SmallNet(), epochs=3)
 
+    `data` may also be your own: a `load_data()` bundle, or (train, val[, test]) torch Datasets
+    or DataLoaders, with `class_names=` when they have no `classes` (`cnnlab.data.user_data`).
+
     `resume="runs/NAME"` continues that run from its last checkpoint (`epochs` may be raised).
     `smoke=True` checks a config end to end in seconds: one epoch of a few batches, on a small
     part of its data, or on random stand-in images of the same shape when the data is absent.
     The run folder gets config.yaml, data.yaml, history.csv, best.pt, last.pt, curves.png and
     metrics.json; `cnnlab.pipeline.train_and_report` adds the evaluation and report.html.
     """
-    user_model = None
-    if settings.get("model") is not None and not isinstance(settings["model"], str):
-        from cnnlab.models.user_code import as_model_setting
-
-        settings["model"], user_model = as_model_setting(settings["model"])
+    given = Given.take(settings, class_names)
     if resume is not None:
         cfg = _resume_config(resume, settings)
     elif isinstance(config, (str, Path)):
@@ -102,12 +103,12 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
         # Fabric spawns the other processes (gloo on CPU, NCCL on GPU) and returns rank 0's
         # result. Tensors cannot outlive the process that shared them, so the workers return
         # the result without the model, and the weights come back from the run folder.
-        result = fabric.launch(_fit_spawned, cfg, resume, quiet, smoke, user_model)
+        result = fabric.launch(_fit_spawned, cfg, resume, quiet, smoke, given)
         weights = files.resolve_checkpoint_path(result.run_dir, prefer=files.BEST if cfg.restore_best else files.LAST)
         result.model = load_model(weights).model
         return result
     fabric.launch()
-    return _fit_process(fabric, cfg, resume, quiet, smoke, user_model)
+    return _fit_process(fabric, cfg, resume, quiet, smoke, given)
 
 
 def make_fabric(cfg: TrainConfig):
@@ -153,15 +154,19 @@ def _resume_config(resume: str | Path, settings: dict[str, Any]) -> TrainConfig:
 
 
 def _fit_spawned(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool,
-                 user_model: Any = None) -> TrainResult:
-    result = _fit_process(fabric, cfg, resume, quiet, smoke, user_model)
+                 given: Given | None = None) -> TrainResult:
+    result = _fit_process(fabric, cfg, resume, quiet, smoke, given)
     result.model = None
     return result
 
 
-def load_training_data(cfg: TrainConfig, smoke: bool = False) -> DataBundle:
+def load_training_data(cfg: TrainConfig, smoke: bool = False, given: Given | None = None) -> DataBundle:
     """The run's data; in a smoke run, a same-shaped stand-in when the data is not here."""
     data_cfg = resolve_data_config(cfg)
+    if given is not None and given.data is not None:
+        from cnnlab.data.user_data import bundle_from_objects
+
+        return bundle_from_objects(given.data, data_cfg, given.class_names)
     try:
         return load_data(data_cfg)
     except DataError:
@@ -170,6 +175,35 @@ def load_training_data(cfg: TrainConfig, smoke: bool = False) -> DataBundle:
         from cnnlab.data.standin import standin_bundle
 
         return standin_bundle(data_cfg)
+
+
+@dataclass
+class Given:
+    """What `fit` was handed as Python objects rather than settings: your model (an instance, or
+    a class/factory without an import path) and your data (a bundle, Datasets or DataLoaders)."""
+
+    model: Any = None
+    data: Any = None
+    class_names: list[str] | None = None
+
+    @classmethod
+    def take(cls, settings: dict[str, Any], class_names: list[str] | None = None) -> Given:
+        """Move the objects out of `settings`, leaving the settings that record them."""
+        given = cls(class_names=list(class_names) if class_names is not None else None)
+        if settings.get("model") is not None and not isinstance(settings["model"], str):
+            from cnnlab.models.user_code import as_model_setting
+
+            settings["model"], given.model = as_model_setting(settings["model"])
+        from cnnlab.data.user_data import is_user_data, recorded_source
+
+        if is_user_data(settings.get("data")):
+            given.data = settings.pop("data")
+            config = getattr(given.data, "config", None)
+            settings["data"] = config if isinstance(config, DataConfig) else recorded_source(given.data)
+        elif class_names is not None:
+            raise ConfigError("class_names: only for data given as Datasets or DataLoaders (other sources "
+                              "name their classes; --classes picks some)")
+        return given
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -271,12 +305,13 @@ class Training:
 
 
 def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool = False,
-                 user_model: Any = None) -> TrainResult:
+                 given: Given | None = None) -> TrainResult:
     """One process's run, top to bottom: data, model and optimizer, the run folder, the epochs,
     then the test split and metrics.json."""
     set_up_process(fabric, cfg)
-    data = load_training_data(cfg, smoke)
-    t = build_training(fabric, cfg, data, smoke, user_model)
+    given = given or Given()
+    data = load_training_data(cfg, smoke, given)
+    t = build_training(fabric, cfg, data, smoke, given.model)
 
     run = open_run_folder(fabric, cfg, resume)
     if resume is not None:
