@@ -249,6 +249,11 @@ def shims(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def page_folders(tmp_path_factory, mnist_root):
     base = tmp_path_factory.mktemp("docs")
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    chelsea = base / "chelsea.png"
+    Image.fromarray(skimage_data.chelsea()).save(chelsea)
     env = dict(os.environ, CNNLAB_DATA=str(mnist_root), OMP_NUM_THREADS="1", MPLBACKEND="Agg",
                PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
                PATH=f"{shims(base / 'bin')}{os.pathsep}{os.environ.get('PATH', '')}", COLUMNS="130")
@@ -258,6 +263,7 @@ def page_folders(tmp_path_factory, mnist_root):
         root.mkdir()
         # docs/your-own-code.md trains the user's model it shows, `mymodels.py` in the folder
         shutil.copy(REPO / "tests" / "mymodels.py", root / "mymodels.py")
+        shutil.copy(chelsea, root / "chelsea.png")  # the README explains an ImageNet model on this photo
         folders[page] = PageFolder(root, env)
     return folders
 

@@ -105,5 +105,8 @@ def default_filename(method: str, image: Any = None, options: dict | None = None
 
 
 def default_out(source: str | Path | LoadedModel | Run, method: str, image: Any = None, **options: Any) -> Path:
-    """runs/NAME/explain/<method>-<image stem>.png for the run the model came from."""
-    return Run.open(source).output_path(files.EXPLAIN) / default_filename(method, image, options)
+    """runs/NAME/explain/<method>-<image stem>.png for the run the model came from; for a model
+    without a run folder (`imagenet:NAME`), explain/<method>-<image stem>.png where you are."""
+    run = Run.open(source)
+    folder = run.output_path(files.EXPLAIN) if run.folder is not None else Path(files.EXPLAIN)
+    return folder / default_filename(method, image, options)
