@@ -35,6 +35,7 @@ from cnnlab.train.allocator import keep_freed_memory
 from cnnlab.train.callbacks import MetricMonitor
 from cnnlab.train.ema import WeightEma
 from cnnlab.train.config import MONITORS, TrainConfig, config_from_dict, load_config, merge_settings
+from cnnlab.train.devices import fabric_devices, threads_for
 from cnnlab.train.losses import inverse_frequency_weights, make_criterion
 from cnnlab.train.model_setup import build_training_model
 from cnnlab.train.optim import LRSchedule, build_optimizer
@@ -97,7 +98,8 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
         cfg = merge_settings(config, settings)
     if smoke:
         cfg = merge_settings(cfg, {"epochs": 1, "max_steps": 3, "limit": min(cfg.data.limit or 10**9, 96),
-                                   "devices": 1, "num_nodes": 1, "accelerator": "cpu", "compile": False})
+                                   "devices": 1, "num_nodes": 1, "accelerator": "cpu", "device": None,
+                                   "compile": False})
     fabric = make_fabric(cfg)
     if fabric.world_size > 1 and not _launched_externally():
         # Fabric spawns the other processes (gloo on CPU, NCCL on GPU) and returns rank 0's
@@ -126,10 +128,11 @@ def make_fabric(cfg: TrainConfig):
     strategy = cfg.strategy
     if strategy == "auto" and world > 1 and not _launched_externally():
         strategy = "ddp_spawn"  # no script to re-run from a notebook or a test: spawn the workers
-    if cfg.precision == "16-mixed" and cfg.accelerator == "cpu":
+    if cfg.precision == "16-mixed" and "cpu" in (cfg.accelerator, cfg.device):
         raise ConfigError("precision: '16-mixed' needs a GPU; on the CPU use 'bf16-mixed' or '32'")
+    accelerator, devices = fabric_devices(cfg)
     try:
-        return Fabric(accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
+        return Fabric(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes,
                       strategy=strategy, precision=cfg.precision)
     except (ValueError, RuntimeError, TypeError) as e:
         raise ConfigError(f"devices/precision: {e}") from None
@@ -337,9 +340,9 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
 
 def set_up_process(fabric, cfg: TrainConfig) -> None:
     """Threads, memory reuse and the seed of this process."""
-    if fabric.world_size > 1 and fabric.device.type == "cpu":
-        # Several processes on one machine share its cores; oversubscribed threads thrash.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // fabric.world_size))
+    threads = threads_for(cfg, fabric.world_size, fabric.device.type == "cpu")
+    if threads is not None:
+        torch.set_num_threads(threads)
     if fabric.device.type == "cpu":
         keep_freed_memory()  # reuse freed activation memory instead of page-faulting every step
     fabric.seed_everything(cfg.seed, verbose=False)  # the same initial weights on every rank
