@@ -227,6 +227,8 @@ class TrainConfig:
                         "seeds the split)", group=RUN)
     name: str | None = setting(None, "Run folder name", group=RUN, shown_default="exp, exp2, ...")
     project: str = setting("runs", "Folder of run folders", group=RUN)
+    exist_ok: bool = setting(False, "Reuse the run folder of --name even when it holds a run (that run's files "
+                             "are replaced)", group=RUN, shown_default="a new folder: name2, name3, ...")
     tensorboard: bool = setting(False, "Write TensorBoard events", group=RUN)
     report: bool = setting(True, "Write report.html (evaluation, Grad-CAM, feature maps) when the run ends",
                            group=RUN)

@@ -32,7 +32,7 @@ from cnnlab.run.data_settings import resolve_data_config
 from cnnlab.settings import DataConfig
 from cnnlab.run.writer import RunWriter
 from cnnlab.train.allocator import keep_freed_memory
-from cnnlab.train.callbacks import MetricMonitor
+from cnnlab.train.callbacks import Hooks, MetricMonitor
 from cnnlab.train.ema import WeightEma
 from cnnlab.train.config import MONITORS, TrainConfig, config_from_dict, load_config, merge_settings
 from cnnlab.train.devices import fabric_devices, threads_for
@@ -67,7 +67,7 @@ class TrainResult:
 
 def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | None = None,
         quiet: bool = False, smoke: bool = False, class_names: list[str] | None = None,
-        **settings: Any) -> TrainResult:
+        callbacks: list[Any] | None = None, **settings: Any) -> TrainResult:
     """Train a model and write its run folder; returns a `TrainResult`.
 
     `config` is a TrainConfig, a YAML file, or None for the defaults; `settings` override any
@@ -83,6 +83,10 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
     `data` may also be your own: a `load_data()` bundle, or (train, val[, test]) torch Datasets
     or DataLoaders, with `class_names=` when they have no `classes` (`cnnlab.data.user_data`).
 
+    `callbacks=[...]`: objects with `on_batch_end`, `on_epoch_end` and/or `on_fit_end`, each
+    called with a `FitState` (epoch, history so far, model; `state.stop_training = True` ends the
+    run), as Keras and Lightning callbacks are (`cnnlab.train.callbacks.Callback`).
+
     `resume="runs/NAME"` continues that run from its last checkpoint (`epochs` may be raised).
     `smoke=True` checks a config end to end in seconds: one epoch of a few batches, on a small
     part of its data, or on random stand-in images of the same shape when the data is absent.
@@ -90,6 +94,7 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
     metrics.json; `cnnlab.pipeline.train_and_report` adds the evaluation and report.html.
     """
     given = Given.take(settings, class_names)
+    given.callbacks = list(callbacks or [])
     if resume is not None:
         cfg = _resume_config(resume, settings)
     elif isinstance(config, (str, Path)):
@@ -188,6 +193,7 @@ class Given:
     model: Any = None
     data: Any = None
     class_names: list[str] | None = None
+    callbacks: list[Any] = field(default_factory=list)  # fit(callbacks=[...]): the user's hooks
 
     @classmethod
     def take(cls, settings: dict[str, Any], class_names: list[str] | None = None) -> Given:
@@ -238,6 +244,8 @@ class Training:
     # the image loaders take over when the fine-tuning phase begins
     head_loaders: tuple[Any, Any] | None = None
     image_loaders: tuple[Any, Any] | None = None
+
+    hooks: Hooks = field(default_factory=Hooks)  # the user's callbacks (on the process that writes the run)
 
     def use_phase_loaders(self) -> None:
         """Point train/val at the loaders of the current phase (features in the head phase)."""
@@ -315,6 +323,7 @@ def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: boo
     given = given or Given()
     data = load_training_data(cfg, smoke, given)
     t = build_training(fabric, cfg, data, smoke, given.model)
+    t.hooks = Hooks(given.callbacks if fabric.is_global_zero else [])
 
     run = open_run_folder(fabric, cfg, resume)
     if resume is not None:
@@ -392,7 +401,7 @@ def open_run_folder(fabric, cfg: TrainConfig, resume: str | Path | None) -> RunW
     if resume is not None:
         path = files.run_folder_of(resume)
     else:
-        path = files.new_run_dir(cfg.project, cfg.name) if fabric.is_global_zero else None
+        path = files.new_run_dir(cfg.project, cfg.name, cfg.exist_ok) if fabric.is_global_zero else None
         path = Path(fabric.broadcast(str(path) if path else None, src=0))
     return RunWriter(path, enabled=fabric.is_global_zero)
 
@@ -416,7 +425,7 @@ def train_epochs(fabric, t: Training, run: RunWriter, log: TrainLogger) -> bool:
             start = time.perf_counter()
             train_loss, train_acc, seen = train_one_epoch(fabric, t.model, t.train_loader, t.criterion, t.optimizer,
                                                           t.schedule, cfg, epoch, log, t.tm.binary_output, t.mixer,
-                                                          t.ema)
+                                                          t.ema, t.hooks)
             seconds = time.perf_counter() - start
             val_loss, val_acc = validate(fabric, t.eval_model, t.val_loader, t.criterion, t.tm.binary_output)
             row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
@@ -428,6 +437,13 @@ def train_epochs(fabric, t: Training, run: RunWriter, log: TrainLogger) -> bool:
                 run.save_checkpoints(t.checkpoint_state(epoch), best=improved)
             run.write_history(t.history, monitor.best_epoch)
             log.end_epoch(row, improved)
+            stop = t.hooks.call("on_epoch_end", epoch=epoch, epochs=cfg.epochs, history=list(t.history),
+                                model=t.raw_model, run_dir=run.path)
+            if fabric.world_size > 1:  # rank 0 runs the callbacks; every rank stops with it
+                stop = bool(fabric.broadcast(stop, src=0))
+            if stop:
+                log.print(f"stopped by a callback after epoch {epoch}")
+                return True
             if monitor.should_stop:
                 log.print(f"early stopping: {cfg.monitor} did not improve by more than {cfg.min_delta} "
                           f"for {cfg.patience} epochs (best {monitor.best:.4f} at epoch {monitor.best_epoch})")
@@ -478,6 +494,7 @@ def finish(fabric, t: Training, run: RunWriter, log: TrainLogger, stopped_early:
             log.print(f"[yellow]note:[/yellow] no TorchScript copy of {cfg.model} ({untraceable}); every verb "
                       "will need its code importable")
     run.write_metrics(metrics)
+    t.hooks.call("on_fit_end", metrics=metrics, history=list(history), model=t.raw_model, run_dir=run.path)
     log.print(f"run folder: [bold]{run.path}[/bold]")
     log.close()
     return metrics
@@ -494,12 +511,12 @@ def _batches_per_epoch(batches: int, cfg: TrainConfig) -> int:
 def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torch.optim.Optimizer,
                     schedule: LRSchedule, cfg: TrainConfig, epoch: int, log: TrainLogger,
                     binary: bool, mixer: BatchMixer | None = None,
-                    ema: WeightEma | None = None) -> tuple[float, float, int]:
+                    ema: WeightEma | None = None, hooks: Hooks | None = None) -> tuple[float, float, int]:
     """One pass over the training batches; returns mean loss, accuracy and images seen (all ranks).
 
     With a `mixer` (MixUp/CutMix) the loss takes the soft targets and the accuracy counts a
     prediction right when it is the class with the largest share of the mixed image. An `ema`
-    takes in the weights after every optimizer step.
+    takes in the weights after every optimizer step. `hooks`: the user's `on_batch_end` callbacks.
     """
     model.train()
     total_loss = torch.zeros((), device=fabric.device, dtype=torch.float64)
@@ -543,6 +560,11 @@ def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torc
             if ema is not None:
                 ema.update(model)
         seen += len(y)
+        # A callback's stop ends the epoch at once on one process; in data parallel the ranks
+        # must agree, so there it takes effect at the epoch's end.
+        if hooks is not None and hooks.per_batch and fabric.world_size == 1 and \
+                hooks.call("on_batch_end", epoch=epoch, batch=step, loss=float(loss.detach())):
+            break
         now = time.perf_counter()
         if log.enabled and (now - last_update > 0.25 or step == n_batches):
             last_update = now
