@@ -36,7 +36,7 @@ def test_the_table_of_three_runs(three_runs, capsys, monkeypatch):
     monkeypatch.setattr(console, "width", 150)  # a terminal wide enough that no cell wraps
     out = run_cli(capsys, str(three_runs))
     assert "3 run(s)" in out
-    for header in ("name", "model", "data", "epochs", "best val acc", "best val loss", "test acc", "wall", "status"):
+    for header in ("name", "model", "data", "epochs", "val acc", "val loss", "test acc", "wall", "status"):
         assert header in out
     for name, model in (("tiny", "mnist-tiny"), ("tutorial", "mnist-tutorial"), ("keras", "keras-mnist")):
         line = next(line for line in out.splitlines() if f" {name} " in line)

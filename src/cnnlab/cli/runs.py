@@ -14,8 +14,8 @@ from cnnlab.errors import CnnlabError
 
 app = typer.Typer()
 
-HEADERS = {"name": "name", "model": "model", "data": "data", "epochs": "epochs", "best_val_acc": "best val acc",
-           "best_val_loss": "best val loss", "test_acc": "test acc", "wall_s": "wall", "status": "status"}
+HEADERS = {"name": "name", "model": "model", "data": "data", "epochs": "epochs", "best_val_acc": "val acc",
+           "best_val_loss": "val loss", "test_acc": "test acc", "wall_s": "wall", "status": "status"}
 
 
 @app.command("runs")
@@ -40,12 +40,19 @@ def runs(
         writer.writeheader()
         writer.writerows(rows)
         return
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"{len(rows)} run(s) in {folder}", title_justify="left", header_style="bold")
+    # Light rules keep nine columns inside 80 characters; val acc/loss are each run's best epoch.
+    table = Table(title=f"{len(rows)} run(s) in {folder} (val: the best epoch's)", title_justify="left",
+                  header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    numbers = ("epochs", "best_val_acc", "best_val_loss", "test_acc", "wall_s")
     for key, header in HEADERS.items():
-        table.add_column(header, justify="right" if key in ("epochs", "best_val_acc", "best_val_loss", "test_acc",
-                                                              "wall_s") else "left")
+        # a long model or folder name folds onto a second line rather than losing its end to "…"
+        short = key in ("name", "status")  # kept whole: what a row is, and how it ended
+        table.add_column(header, justify="right" if key in numbers else "left",
+                         overflow="ellipsis" if key in numbers else "fold", no_wrap=short,
+                         min_width=max((len(str(r[key])) for r in rows), default=4) if short else None)
     for r in rows:
         table.add_row(r["name"], r["model"] or "", r["data"] or "", _epochs(r), _num(r["best_val_acc"]),
                       _num(r["best_val_loss"]), _num(r["test_acc"]), _duration(r["wall_s"]), r["status"])
@@ -53,7 +60,7 @@ def runs(
 
 
 def _num(value) -> str:
-    return "" if value is None else f"{value:.4f}"
+    return "" if value is None else f"{value:.3f}"
 
 
 def _epochs(row) -> str:
