@@ -124,8 +124,9 @@ def make_fabric(cfg: TrainConfig):
     One process on the CPU at 32-bit gets `SingleDevice`, the same calls without importing
     Lightning (about 6 s of a short run here).
     """
-    if not needs_lightning(cfg.accelerator, cfg.devices, cfg.num_nodes, cfg.strategy, cfg.precision,
-                           _launched_externally()):
+    accelerator, devices = fabric_devices(cfg)  # checked against this machine before anything starts
+    count = len(devices) if isinstance(devices, list) else devices
+    if not needs_lightning(accelerator, count, cfg.num_nodes, cfg.strategy, cfg.precision, _launched_externally()):
         return SingleDevice("cpu")
     from lightning.fabric import Fabric
 
@@ -135,7 +136,6 @@ def make_fabric(cfg: TrainConfig):
         strategy = "ddp_spawn"  # no script to re-run from a notebook or a test: spawn the workers
     if cfg.precision == "16-mixed" and "cpu" in (cfg.accelerator, cfg.device):
         raise ConfigError("precision: '16-mixed' needs a GPU; on the CPU use 'bf16-mixed' or '32'")
-    accelerator, devices = fabric_devices(cfg)
     try:
         return Fabric(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes,
                       strategy=strategy, precision=cfg.precision)
