@@ -69,7 +69,7 @@ def test_predict_and_serve_an_imagenet_source(chelsea):
 
     rows = predict(SOURCE, [chelsea], top_k=3)
     assert {name for name, _ in rows[0].top} & {"tabby", "tiger cat", "Egyptian cat"}
-    client = TestClient(create_app(SOURCE))
+    client = TestClient(create_app(SOURCE), base_url="http://127.0.0.1")
     assert client.get("/health").json()["classes"] == 1000
     r = client.post("/predict", files={"file": ("chelsea.png", chelsea.read_bytes(), "image/png")})
     assert r.status_code == 200 and r.json()["prediction"]["class"] in {"tabby", "tiger cat", "Egyptian cat"}

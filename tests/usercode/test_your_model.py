@@ -54,7 +54,7 @@ def use_the_verbs(run: Path, image: Path) -> None:
 
     from cnnlab.serve import create_app
 
-    client = TestClient(create_app(run))
+    client = TestClient(create_app(run), base_url="http://127.0.0.1")  # the app answers its own host names only
     answer = client.post("/predict", files={"file": ("digit.png", image.read_bytes(), "image/png")})
     assert answer.status_code == 200, answer.text
     assert answer.json()["prediction"]["class"] in [str(i) for i in range(10)]
