@@ -13,6 +13,7 @@ that need a stage (augmentation presets) import it when a config is built.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,8 +217,14 @@ class TrainConfig:
     cached_head: bool = setting(True, "finetune: train the head phase on features computed once (no "
                                 "augmentation in that phase; the fine-tuning phase augments)", group=TRANSFER)
     # devices and speed
+    device: str | None = setting(None, "One device: cpu, cuda, cuda:N or mps (as timm and Ultralytics take it)",
+                                 group=DEVICES, shown_default="accelerator and devices")
     accelerator: str = setting("auto", "auto, cpu, cuda or mps", group=DEVICES)
-    devices: int = setting(1, "Devices (processes) per node", group=DEVICES, ge=1, expected="a whole number ≥ 1")
+    devices: int = setting(1, "Devices (processes) per node, for data parallel", group=DEVICES, ge=1,
+                           expected="a whole number ≥ 1")
+    threads: int | None = setting(None, "Torch CPU threads of each process", group=DEVICES, ge=1,
+                                  expected="a whole number ≥ 1, or null",
+                                  shown_default="$OMP_NUM_THREADS, else torch's (one per core)")
     num_nodes: int = setting(1, "Nodes (with torchrun)", group=DEVICES, ge=1, expected="a whole number ≥ 1")
     strategy: str = setting("auto", "auto, ddp or ddp_spawn", group=DEVICES)
     precision: str = setting("32", "Numeric precision", group=DEVICES, choices=PRECISIONS)
@@ -231,6 +238,8 @@ class TrainConfig:
                         "seeds the split)", group=RUN, ge=0, le=MAX_SEED)
     name: str | None = setting(None, "Run folder name", group=RUN, shown_default="exp, exp2, ...")
     project: str = setting("runs", "Folder of run folders", group=RUN)
+    exist_ok: bool = setting(False, "Reuse the run folder of --name even when it holds a run (that run's files "
+                             "are replaced)", group=RUN, shown_default="a new folder: name2, name3, ...")
     tensorboard: bool = setting(False, "Write TensorBoard events", group=RUN)
     report: bool = setting(True, "Write report.html (evaluation, Grad-CAM, feature maps) when the run ends",
                            group=RUN)
@@ -266,6 +275,11 @@ class TrainConfig:
             raise bad("class_weights", "one weight ≥ 0 per class, at least one of them > 0")
         if self.transfer != "none" and self.model == "mnist-tiny" and self.weights in (None, "imagenet"):
             self.model = DEFAULT_TRANSFER_MODEL  # the default model has no ImageNet weights; this one works offline
+        if self.device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device):
+            raise bad("device", "cpu, cuda, cuda:N (N a GPU index) or mps")
+        if self.device is not None and self.devices > 1:
+            raise ConfigError(f"device: {self.device!r} picks one device; devices: {self.devices} asks for data "
+                              "parallel over several (use accelerator with devices, or device alone)")
         if self.unfreeze != "all" and not (self.unfreeze.isdigit() and int(self.unfreeze) >= 1):
             raise bad("unfreeze", "'all' or a number of top blocks ≥ 1")
         if any(h < 1 for h in self.head):

@@ -35,6 +35,7 @@ import importlib.util
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -249,6 +250,11 @@ def shims(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def page_folders(tmp_path_factory, mnist_root):
     base = tmp_path_factory.mktemp("docs")
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    chelsea = base / "chelsea.png"
+    Image.fromarray(skimage_data.chelsea()).save(chelsea)
     env = dict(os.environ, CNNLAB_DATA=str(mnist_root), OMP_NUM_THREADS="1", MPLBACKEND="Agg",
                PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
                PATH=f"{shims(base / 'bin')}{os.pathsep}{os.environ.get('PATH', '')}", COLUMNS="130")
@@ -256,6 +262,9 @@ def page_folders(tmp_path_factory, mnist_root):
     for page in PAGES:
         root = base / f"{page.parent.name}-{page.stem}"
         root.mkdir()
+        # docs/your-own-code.md trains the user's model it shows, `mymodels.py` in the folder
+        shutil.copy(REPO / "tests" / "mymodels.py", root / "mymodels.py")
+        shutil.copy(chelsea, root / "chelsea.png")  # the README explains an ImageNet model on this photo
         folders[page] = PageFolder(root, env)
     return folders
 
@@ -285,7 +294,7 @@ def run_or_check(command: Command, folder: PageFolder) -> None:
 def test_the_docs_show_commands():
     pages = {c.page.name for c in ALL_COMMANDS}
     assert {"mnist-tutorial.md", "keras-mnist-and-tiny.md", "catsdogs.md", "cifar10-transfer.md",
-            "explain.md", "how-a-conv-layer-works.md", "README.md"} <= pages
+            "explain.md", "how-a-conv-layer-works.md", "your-own-code.md", "README.md"} <= pages
 
 
 @pytest.mark.parametrize("command", ALL_COMMANDS, ids=lambda c: c.id)

@@ -14,14 +14,14 @@ import sys
 import typer
 from rich.markup import escape
 
-from cnnlab.cli import bench, data, evaluate, explain, models, recipes, report, scratch, serve, train
+from cnnlab.cli import bench, data, evaluate, explain, models, recipes, report, runs, scratch, serve, train
 from cnnlab.cli.console import console, err_console
 from cnnlab.errors import CnnlabError
 
 app = typer.Typer(help="cnnlab: convolutional image classifiers, from data to explanations.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
-for verbs in (data, train, recipes, models, evaluate, explain, report, serve, bench, scratch):
+for verbs in (data, train, recipes, runs, models, evaluate, explain, report, serve, bench, scratch):
     app.add_typer(verbs.app)
 
 

@@ -67,6 +67,9 @@ class DataBundle:
     def loader(self, split: str, batch_size: int, *, shuffle: bool | None = None,
                augment: Augment | None = None, seed: int | None = None, **kwargs: Any) -> BatchLoader:
         """Batches of one split; the training split is shuffled unless told otherwise."""
+        if hasattr(self.split(split), "loader"):  # your own Dataset/DataLoader (cnnlab.data.user_data)
+            return self.split(split).loader(batch_size, shuffle=(split == "train") if shuffle is None else shuffle,
+                                            augment=augment, seed=self.config.seed if seed is None else seed, **kwargs)
         return BatchLoader(self.split(split), self.preprocessing, batch_size,
                            shuffle=(split == "train") if shuffle is None else shuffle,
                            augment=augment, seed=self.config.seed if seed is None else seed, **kwargs)
@@ -195,6 +198,9 @@ def load_data(source: str | Path | DataConfig = "digits", **options: Any) -> Dat
         name, class_names, splits, skipped = _load_builtin(cfg)
         channels = cfg.channels or splits["train"].images.shape[1]
         size = cfg.image_size or tuple(splits["train"].images.shape[-2:])
+    elif cfg.source.startswith("<"):  # fit(data=<your objects>) recorded them by description (user_data)
+        raise DataError(f"{cfg.source}: the run trained on Python objects given to fit(data=...), which cannot "
+                        "be loaded again from the run folder; pass the data again (`--data FOLDER`, or data=...)")
     elif Path(cfg.source).exists():
         name, class_names, splits, skipped, channels, size = _load_folder(cfg)
     else:

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, ModelError
 from cnnlab.explain.context import ExplainContext
 from cnnlab.explain.inputs import need_image, resolve_source
 from cnnlab.explain.methods import PER_IMAGE, REGISTRY, WHOLE_SPLIT, MethodNames, methods
@@ -57,6 +57,8 @@ def explain(source: str | Path | LoadedModel | Run, image: Any = None, method: s
     own, data_options = split_options(options)
     run = Run.open(source)
     loaded = run.model()
+    if loaded.needs_code:
+        raise ModelError(f"explain needs the model's own code to hook its layers: {loaded.needs_code}")
     loaded.model.eval()
     layers = trace_layers(loaded.model, example_input(loaded))
     names = [layer] if isinstance(layer, str) else list(layer) if layer is not None else None
@@ -126,5 +128,7 @@ def safe_name(text: str) -> str:
 
 
 def default_out(source: str | Path | LoadedModel | Run) -> Path:
-    """runs/NAME/explain/ of the run the model came from (each picture is named by `default_filename`)."""
-    return Run.open(source).output_path(files.EXPLAIN)
+    """runs/NAME/explain/ of the run the model came from (each picture is named by `default_filename`);
+    for a model without a run folder (`imagenet:NAME`), explain/ where you are."""
+    run = Run.open(source)
+    return run.output_path(files.EXPLAIN) if run.folder is not None else Path(files.EXPLAIN)

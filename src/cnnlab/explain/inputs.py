@@ -74,14 +74,38 @@ def class_index(loaded: LoadedModel, target: int | str | None, probs: np.ndarray
         if target.strip() in names:
             return names.index(target.strip())
         if not _CLASS_INDEX.fullmatch(target.strip()):
-            shown = target if len(target) <= 40 else target[:40] + "…"
-            raise ConfigError(f"class {shown!r}: not a class of this model (expected a class name or an index "
-                              f"0 to {len(names) - 1}); classes: {', '.join(names)}")
+            return match_class_name(target, names)
         target = int(target.strip())
     if not 0 <= int(target) < len(names):
         raise ConfigError(f"class {target}: index out of range (expected 0 to {len(names) - 1}, "
                           f"or a name: {', '.join(names)})")
     return int(target)
+
+
+def match_class_name(text: str, names: list[str]) -> int:
+    """The class `text` names, matched loosely: case and spacing ignored ("Tabby", "african_elephant"),
+    or the one class whose name contains it as a word ("elephant" → ambiguous, "tabby" → "tabby").
+    Otherwise a ConfigError suggesting the closest names (ImageNet has 1,000: not all listed)."""
+    import difflib
+    import re
+
+    def norm(s: str) -> str:
+        return re.sub(r"[\s_-]+", " ", s).strip().casefold()
+
+    wanted = norm(text)
+    folded = [norm(n) for n in names]
+    if wanted in folded:
+        return folded.index(wanted)
+    containing = [i for i, n in enumerate(folded) if re.search(rf"\b{re.escape(wanted)}\b", n)] if wanted else []
+    if len(containing) == 1:
+        return containing[0]
+    close = [names[folded.index(c)] for c in difflib.get_close_matches(wanted, folded, n=5, cutoff=0.6)]
+    candidates = list(dict.fromkeys([names[i] for i in containing] + close))[:8]
+    listed = ", ".join(names) if len(names) <= 20 else f"{len(names)} classes; `cnnlab predict` shows the top ones"
+    hint = f"; did you mean: {', '.join(repr(c) for c in candidates)}?" if candidates else ""
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    raise ConfigError(f"class {shown!r}: not a class of this model{hint} (expected a class name or an index "
+                      f"0 to {len(names) - 1}; classes: {listed})")
 
 
 def predict_one(loaded: LoadedModel, batch: torch.Tensor) -> np.ndarray:

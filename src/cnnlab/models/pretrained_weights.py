@@ -115,7 +115,7 @@ def _torchvision_state_dict(name: str) -> dict[str, torch.Tensor]:
     cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
     if cached.is_file():
         return torch.load(cached, map_location="cpu", weights_only=True)
-    if not offline():
+    if not offline() and reachable(weights.url):
         try:
             return weights.get_state_dict(progress=False, check_hash=True)
         except OSError:  # URLError is an OSError: no network, no DNS
@@ -131,16 +131,60 @@ def _timm_state_dict(name: str) -> dict[str, torch.Tensor]:
     cfg = timm.models.get_pretrained_cfg(name)
     if cfg is None or not (cfg.url or cfg.hf_hub_id):
         raise ModelError(f"timm model {name!r} has no pretrained weights")
-    if offline():
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    where = (f"the Hugging Face cache (~/.cache/huggingface/hub/models--{cfg.hf_hub_id.replace('/', '--')})"
+             if cfg.hf_hub_id else f"{Path(torch.hub.get_dir()) / 'checkpoints' / os.path.basename(cfg.url)}")
+
+    def missing(why: str) -> ModelError:
+        return ModelError(f"timm:{name}: ImageNet weights are not cached and cannot be downloaded here ({why}); "
+                          f"expected them in {where}. Fetch them once online "
+                          f"(timm.create_model({name!r}, pretrained=True)) or pass --weights PATH")
+
+    cached = _timm_cached_file(cfg)
+    if cached is not None:  # load the cached file directly: no hub request at all
+        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay={"file": str(cached)}).state_dict()
+    # The hub client retries an unreachable host for about a minute before giving up; a
+    # missing file with no network is known at once, so say so at once.
+    host = "huggingface.co" if cfg.hf_hub_id else cfg.url
+    if offline() or not reachable(host):
+        raise missing("offline" if offline() else f"{_host(host)} is not reachable")
     try:
         return timm.create_model(name, pretrained=True).state_dict()
     except Exception as e:  # hub errors have many types (OSError, LocalEntryNotFoundError, HTTPError...)
-        where = (f"the Hugging Face cache (~/.cache/huggingface/hub/models--{cfg.hf_hub_id.replace('/', '--')})"
-                 if cfg.hf_hub_id else f"{Path(torch.hub.get_dir()) / 'checkpoints' / os.path.basename(cfg.url)}")
-        raise ModelError(f"timm:{name}: ImageNet weights are not cached and cannot be downloaded here "
-                         f"({type(e).__name__}); expected them in {where}. Fetch them once online "
-                         f"(timm.create_model({name!r}, pretrained=True)) or pass --weights PATH") from None
+        raise missing(type(e).__name__) from None
+
+
+def _timm_cached_file(cfg) -> Path | None:
+    """The weight file of a timm pretrained config when it is already in the HF or torch hub cache."""
+    if cfg.hf_hub_id:
+        from huggingface_hub import try_to_load_from_cache
+
+        repo = cfg.hf_hub_id.split("@")[0]
+        for filename in filter(None, (cfg.hf_hub_filename, "model.safetensors", "pytorch_model.bin")):
+            found = try_to_load_from_cache(repo, filename)
+            if isinstance(found, str) and Path(found).is_file():
+                return Path(found)
+    if cfg.url:
+        path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(cfg.url)
+        if path.is_file():
+            return path
+    return None
+
+
+def _host(url_or_host: str) -> str:
+    from urllib.parse import urlparse
+
+    return urlparse(url_or_host).hostname or url_or_host if "://" in url_or_host else url_or_host
+
+
+def reachable(url_or_host: str, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the host (port 443) opens within `timeout` seconds."""
+    import socket
+
+    try:
+        socket.create_connection((_host(url_or_host), 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def pretrained_state_dict(info: ModelInfo) -> dict[str, torch.Tensor]:

@@ -11,7 +11,7 @@ next to its relatives (`tutorial.py`, `classic.py`):
 Every builder is called the same way, `builder(num_classes=, in_channels=, input_size=, **kw)`,
 with `input_size` as a (height, width) pair. Names with a prefix are resolved by a family
 instead of a table row: `spec:<pattern>` (the pattern builder), `torchvision:<name>` and
-`timm:<name>`.
+`timm:<name>`; any other `package.module:factory` is your own code (`cnnlab.models.user_code`).
 
 Checkpoints store a model as a plain dict: `architecture_dict(...)` makes one (JSON/YAML-safe
 values only) and `build_from_architecture(d)` builds the same model from it. `build_model`
@@ -116,12 +116,19 @@ def _lookup(name: str) -> _Entry:
         if not rest.strip():
             raise ModelError(f"model name {name!r}: nothing after '{prefix}:'")
         return _FAMILIES[prefix.lower()].resolve(rest.strip())
+    if sep:
+        from cnnlab.models.user_code import is_import_path, resolve_import_path
+
+        if is_import_path(name):  # your own model: package.module:factory
+            fields, builder = resolve_import_path(name)
+            return _Entry(ModelInfo(**fields), builder)
     entry = _REGISTRY.get(name) or _REGISTRY.get(name.lower())
     if entry is None:
         families = ", ".join(f"{f.prefix}:{f.placeholder}" for f in _FAMILIES.values())
         raise ModelError(
             f"unknown model {name!r}{did_you_mean(name.lower(), list(_REGISTRY))}. "
-            f"`cnnlab models` lists the presets; other names take a prefix: {families}"
+            f"`cnnlab models` lists the presets; other names take a prefix: {families}, "
+            "or are your own code as an import path package.module:factory"
         )
     return entry
 

@@ -24,8 +24,8 @@ from torch import nn
 from cnnlab.atomic import atomic_write
 from cnnlab.bounds import check_plain
 from cnnlab.data.transforms import RESIZE_MODES, Preprocessing
-from cnnlab.errors import CheckpointError, CnnlabError
-from cnnlab.run.files import resolve_checkpoint_path
+from cnnlab.errors import CheckpointError, CnnlabError, ModelError
+from cnnlab.run.files import SCRIPTED, resolve_checkpoint_path
 
 FORMAT = "cnnlab-checkpoint"
 VERSION = 1
@@ -109,6 +109,9 @@ class LoadedModel:
     architecture: dict[str, Any]
     checkpoint: dict[str, Any]
     path: Path
+    # Set when the model is the run's TorchScript copy because its code could not be imported:
+    # why, naming the module. Predict, evaluate and export work; explain and training need the code.
+    needs_code: str | None = None
 
     @property
     def binary_output(self) -> bool:
@@ -118,8 +121,6 @@ class LoadedModel:
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> LoadedModel:
     """Rebuild the model of a run folder or checkpoint file and load its weights (eval mode), on
     the device `map_location` names."""
-    from cnnlab.models.registry import build_from_architecture
-
     ckpt = load_checkpoint(path, map_location)
     where = resolve_checkpoint_path(path)
     for key in ("model", "architecture", "class_names", "preprocessing"):
@@ -129,23 +130,19 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> Lo
     preprocessing = read_preprocessing(ckpt["preprocessing"], where)
     _check_architecture(ckpt["architecture"], where)
     weights = check_weights(ckpt["model"], where)
+    needs_code = None
     try:
-        model = build_from_architecture(ckpt["architecture"])
-    except CheckpointError:
-        raise
-    except CnnlabError as e:
-        raise CheckpointError(f"{where}: {_shown(e, 300)}") from None
-    except (RuntimeError, MemoryError, ValueError, TypeError, OverflowError, KeyError) as e:
-        first = (str(e).splitlines() or [""])[0][:160]
-        raise CheckpointError(f"{where}: the architecture cannot be built ({type(e).__name__}: {first})") from None
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as e:
-        raise CheckpointError(f"{where}: weights do not match the architecture {ckpt['architecture'].get('name')!r} "
-                              f"({str(e).splitlines()[0]})") from None
+        model = _build_with_weights(ckpt["architecture"], weights, where)
+    except (ModelError, CheckpointError) as e:
+        # your own model whose code is not importable here: the run's TorchScript copy serves it
+        try:
+            model = code_free_copy(where, ckpt["architecture"], e, map_location)
+        except ModelError as again:
+            raise CheckpointError(f"{where}: {_shown(again, 300)}") from None
+        needs_code = str(e)
     # load_state_dict copies into the freshly built (CPU) parameters, so move the model itself
     model.to(map_location).eval()
-    loaded = LoadedModel(model, class_names, preprocessing, ckpt["architecture"], ckpt, where)
+    loaded = LoadedModel(model, class_names, preprocessing, ckpt["architecture"], ckpt, where, needs_code)
     check_output_width(loaded)
     return loaded
 
@@ -235,6 +232,50 @@ def _check_architecture(arch: Any, where: Path) -> None:
                 raise CheckpointError(f"{where}: architecture.kwargs: option {_shown(key, 40)!r} is refused in a "
                                       "checkpoint (it would make the model read or fetch a file; the weights are "
                                       "in the checkpoint)")
+
+
+def _build_with_weights(architecture: dict, weights: dict[str, torch.Tensor], where: Path) -> nn.Module:
+    """The network the record describes, with the checkpoint's weights in it; a record that cannot
+    be built, or weights that do not fit it, raise ModelError or CheckpointError naming the file."""
+    from cnnlab.models.registry import build_from_architecture
+
+    try:
+        model = build_from_architecture(architecture)
+    except (ModelError, CheckpointError):
+        raise
+    except CnnlabError as e:
+        raise CheckpointError(f"{where}: {_shown(e, 300)}") from None
+    except (RuntimeError, MemoryError, ValueError, TypeError, OverflowError, KeyError) as e:
+        first = (str(e).splitlines() or [""])[0][:160]
+        raise CheckpointError(f"{where}: the architecture cannot be built ({type(e).__name__}: {first})") from None
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"{where}: weights do not match the architecture {architecture.get('name')!r} "
+                              f"({str(e).splitlines()[0]})") from None
+    return model
+
+
+def code_free_copy(where: Path, architecture: Any, error: CnnlabError, map_location) -> nn.Module:
+    """The run's TorchScript copy of your own model, when its import path cannot rebuild it here;
+    else `error` again (naming the module to install)."""
+    from cnnlab.models.user_code import is_import_path
+
+    name = architecture.get("name") if isinstance(architecture, dict) else None
+    scripted = where.parent / SCRIPTED
+    if not (isinstance(name, str) and is_import_path(name)):
+        raise error
+    if not scripted.is_file() or scripted.is_symlink():
+        raise type(error)(f"{error} (and the run folder has no {SCRIPTED} to predict without the code)") from None
+    import warnings
+
+    try:  # the run's own file, written by fit: TorchScript runs no Python of its own
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch 2.14: TorchScript is deprecated, still loads
+            return torch.jit.load(str(scripted), map_location=map_location)
+    except (RuntimeError, ValueError) as e:
+        raise CheckpointError(f"{scripted}: not a readable TorchScript file ({str(e).splitlines()[0]}); "
+                              f"and {error}") from None
 
 
 def check_output_width(loaded: LoadedModel) -> None:

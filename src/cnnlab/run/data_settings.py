@@ -29,9 +29,14 @@ def resolve_data_config(cfg: TrainConfig) -> DataConfig:
     augmentation preset implies (the tutorial's Normalize(0.5, 0.5))."""
     from cnnlab.models import model_info
 
+    from cnnlab.models.user_code import CodeNotImportable
+
     d = dataclasses.replace(cfg.data)
-    info = model_info(cfg.model)
-    if d.image_size is None and info.input_size is not None and not info.flexible_input:
+    try:
+        info = model_info(cfg.model)
+    except CodeNotImportable:  # fit(model=<instance>) of a class without an import path: it takes the data's size
+        info = None
+    if d.image_size is None and info is not None and info.input_size is not None and not info.flexible_input:
         d.image_size = tuple(info.input_size)
     if d.normalize == "dataset" and cfg.augmentation.normalize is not None:
         d.normalize = cfg.augmentation.normalize

@@ -7,6 +7,8 @@
     runs/NAME/curves.png          loss and accuracy, train vs val
     runs/NAME/metrics.json        final numbers of training
     runs/NAME/transfer.json       transfer learning: weights, blocks, phases, feature cache
+    runs/NAME/model.torchscript.pt  your own model's code-free copy (TorchScript): predict and
+                                  evaluate work from it when its module cannot be imported
     runs/NAME/tensorboard/        TensorBoard events (--tensorboard)
     runs/NAME/evaluation/         `cnnlab evaluate` (evaluation-tta/ with --tta, beside the plain one)
     runs/ensemble-A+B+C/          `cnnlab evaluate runs/A runs/B runs/C`: an ensemble's own folder
@@ -33,6 +35,7 @@ LAST = "last.pt"
 CURVES = "curves.png"
 METRICS = "metrics.json"
 TRANSFER = "transfer.json"
+SCRIPTED = "model.torchscript.pt"
 TENSORBOARD = "tensorboard"
 EVALUATION = "evaluation"
 EVALUATION_ENSEMBLE = "evaluation-ensemble"  # where ensembles went before their own folder; kept as a writable name
@@ -49,14 +52,18 @@ CHECKPOINTS = (BEST, LAST)
 OUTPUTS = (EVALUATION, EVALUATION_TTA, EVALUATION_ENSEMBLE, EXPORT, EXPLAIN, REPORT)
 
 
-def new_run_dir(project: str | Path = "runs", name: str | None = None) -> Path:
+def new_run_dir(project: str | Path = "runs", name: str | None = None, exist_ok: bool = False) -> Path:
     """A new, empty run folder: `name` (default "exp"), or name2, name3, ... if it is taken.
 
-    Existing runs are never overwritten.
+    Existing runs are never overwritten, unless `exist_ok`: then `name` itself is reused, and the
+    files a run writes there are removed first (other files stay; links are removed, never followed).
     """
     project = Path(project)
     base = name or "exp"
     candidate = project / base
+    if exist_ok and candidate.is_dir() and not candidate.is_symlink():
+        clear_run_files(candidate)
+        return candidate
     if candidate.exists() and any(candidate.iterdir()):
         m = re.match(r"^(.*?)(\d+)$", base)
         stem = m.group(1) if m and name is None else base
@@ -66,6 +73,21 @@ def new_run_dir(project: str | Path = "runs", name: str | None = None) -> Path:
         candidate = project / f"{stem}{k}"
     candidate.mkdir(parents=True, exist_ok=True)
     return candidate
+
+
+RUN_FILES = (CONFIG, DATA_SETTINGS, HISTORY, BEST, LAST, CURVES, METRICS, TRANSFER, SCRIPTED, TENSORBOARD, *OUTPUTS)
+
+
+def clear_run_files(folder: Path) -> None:
+    """Remove what a run wrote into `folder` (for `--exist-ok`); a link is removed, not followed."""
+    import shutil
+
+    for name in RUN_FILES:
+        path = folder / name
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
 
 
 def resolve_checkpoint_path(path: str | Path, prefer: str = BEST) -> Path:

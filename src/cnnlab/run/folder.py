@@ -27,6 +27,10 @@ from cnnlab.run.history import read_history, read_json_file
 from cnnlab.settings import DataConfig
 
 
+# `imagenet:efficientnet_lite0` names a pretrained ImageNet model wherever a run folder can go.
+PRETRAINED_PREFIX = "imagenet:"
+
+
 class Run:
     """One trained model and the folder it lives in.
 
@@ -62,8 +66,25 @@ class Run:
         if not isinstance(source, (str, Path)):
             raise CheckpointError(f"{source!r}: not a run folder, checkpoint file or model "
                                   "(expected runs/NAME, a .pt file or a LoadedModel)")
+        if str(source).startswith(PRETRAINED_PREFIX) and not Path(source).exists():
+            return cls.pretrained(str(source)[len(PRETRAINED_PREFIX):])
         checkpoint = files.resolve_checkpoint_path(source)
         return cls(checkpoint.parent, checkpoint)
+
+    @classmethod
+    def pretrained(cls, name: str) -> Run:
+        """`imagenet:NAME`: the 1000-class ImageNet model NAME with its offline weights, used where a
+        run folder can be (predict, explain, serve, evaluate with --data); nothing to train first."""
+        from cnnlab.models.pretrained import load_pretrained
+
+        if not name.strip():
+            raise CheckpointError(f"{PRETRAINED_PREFIX}: name a model, e.g. {PRETRAINED_PREFIX}efficientnet_lite0")
+        pretrained = load_pretrained(name.strip())
+        loaded = LoadedModel(pretrained.model.eval(), list(pretrained.class_names), pretrained.preprocessing,
+                             pretrained.architecture or {}, {}, Path(f"{PRETRAINED_PREFIX}{name.strip()}"))
+        run = cls._in_memory(loaded)
+        run._name = f"{PRETRAINED_PREFIX}{name.strip()}"
+        return run
 
     @classmethod
     def _in_memory(cls, loaded: LoadedModel) -> Run:
@@ -76,7 +97,7 @@ class Run:
     def name(self) -> str:
         """A short name for tables: the run folder's name, or the checkpoint file's."""
         if self.checkpoint_path is None:
-            return "model"
+            return getattr(self, "_name", "model")
         p = self.checkpoint_path
         return p.parent.name if files.is_run_checkpoint(p) else p.name
 

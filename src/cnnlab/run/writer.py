@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cnnlab.atomic import atomic_write_bytes, atomic_write_text
+from cnnlab.atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from cnnlab.run import files
 from cnnlab.run.checkpoint import save_checkpoint
 from cnnlab.run.data_settings import write_data_settings
@@ -105,6 +105,31 @@ class RunWriter:
         self._mark(files.CURVES)
         self.curves_drawn += 1
         self._curves_rows = len(history)
+
+    def write_scripted(self, model, example) -> str | None:
+        """model.torchscript.pt: a user model traced (eval mode) at the input size, so predict and
+        evaluate work from the folder when its code is not importable. Returns why it could not
+        be traced (data-dependent control flow, ...), or None when written."""
+        if not self.enabled:
+            return None
+        import torch
+
+        import warnings
+
+        was_training = model.training
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                # torch 2.14 marks TorchScript deprecated in favour of torch.export; it is what
+                # loads without the code here, and `cnnlab export --format torchscript` uses it too.
+                warnings.simplefilter("ignore", FutureWarning)
+                traced = torch.jit.trace(model.eval(), example, check_trace=False)
+                atomic_write(self.path / files.SCRIPTED, lambda f: torch.jit.save(traced, f))
+        except (RuntimeError, TypeError, ValueError, torch.jit.Error) as e:  # what tracing raises on code it cannot follow
+            return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        finally:
+            model.train(was_training)
+        self._mark(files.SCRIPTED)
+        return None
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         """metrics.json: the final numbers of training (or how it stopped)."""

@@ -32,10 +32,12 @@ from cnnlab.run.checkpoint import load_checkpoint, load_model, rng_state, set_rn
 from cnnlab.run.data_settings import resolve_data_config
 from cnnlab.run.lock import RunLock
 from cnnlab.run.writer import RunWriter
+from cnnlab.settings import DataConfig
 from cnnlab.train.allocator import keep_freed_memory
-from cnnlab.train.callbacks import MetricMonitor
+from cnnlab.train.callbacks import Hooks, MetricMonitor
 from cnnlab.train.ema import WeightEma
 from cnnlab.train.config import MONITORS, TrainConfig, config_from_dict, load_config, merge_settings
+from cnnlab.train.devices import fabric_devices, threads_for
 from cnnlab.train.losses import inverse_frequency_weights, make_criterion
 from cnnlab.train.model_setup import build_training_model, config_naming_the_built_model
 from cnnlab.train.optim import LRSchedule, build_optimizer
@@ -67,7 +69,8 @@ class TrainResult:
 
 
 def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | None = None,
-        quiet: bool = False, smoke: bool = False, **settings: Any) -> TrainResult:
+        quiet: bool = False, smoke: bool = False, class_names: list[str] | None = None,
+        callbacks: list[Any] | None = None, **settings: Any) -> TrainResult:
     """Train a model and write its run folder; returns a `TrainResult`.
 
     `config` is a TrainConfig, a YAML file, or None for the defaults; `settings` override any
@@ -75,12 +78,26 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
 
         fit(data="mnist", model="keras-mnist", optimizer="rmsprop", epochs=5, batch_size=64)
 
+    `model` may also be your own code: an import path "package.module:factory", an nn.Module
+    class, or an instance (trained as it is, with its current weights):
+
+        fit(data="digits", model=SmallNet(), epochs=3)
+
+    `data` may also be your own: a `load_data()` bundle, or (train, val[, test]) torch Datasets
+    or DataLoaders, with `class_names=` when they have no `classes` (`cnnlab.data.user_data`).
+
+    `callbacks=[...]`: objects with `on_batch_end`, `on_epoch_end` and/or `on_fit_end`, each
+    called with a `FitState` (epoch, history so far, model; `state.stop_training = True` ends the
+    run), as Keras and Lightning callbacks are (`cnnlab.train.callbacks.Callback`).
+
     `resume="runs/NAME"` continues that run from its last checkpoint (`epochs` may be raised).
     `smoke=True` checks a config end to end in seconds: one epoch of a few batches, on a small
     part of its data, or on random stand-in images of the same shape when the data is absent.
     The run folder gets config.yaml, data.yaml, history.csv, best.pt, last.pt, curves.png and
     metrics.json; `cnnlab.pipeline.train_and_report` adds the evaluation and report.html.
     """
+    given = Given.take(settings, class_names)
+    given.callbacks = list(callbacks or [])
     if resume is not None:
         cfg = _resume_config(resume, settings)
         done = _finished_result(resume, cfg)
@@ -97,18 +114,19 @@ def fit(config: TrainConfig | str | Path | None = None, *, resume: str | Path | 
         cfg = merge_settings(config, settings)
     if smoke:
         cfg = merge_settings(cfg, {"epochs": 1, "max_steps": 3, "limit": min(cfg.data.limit or 10**9, 96),
-                                   "devices": 1, "num_nodes": 1, "accelerator": "cpu", "compile": False})
+                                   "devices": 1, "num_nodes": 1, "accelerator": "cpu", "device": None,
+                                   "compile": False})
     fabric = make_fabric(cfg)
     if fabric.world_size > 1 and not _launched_externally():
         # Fabric spawns the other processes (gloo on CPU, NCCL on GPU) and returns rank 0's
         # result. Tensors cannot outlive the process that shared them, so the workers return
         # the result without the model, and the weights come back from the run folder.
-        result = fabric.launch(_fit_spawned, cfg, resume, quiet, smoke)
+        result = fabric.launch(_fit_spawned, cfg, resume, quiet, smoke, given)
         weights = files.resolve_checkpoint_path(result.run_dir, prefer=files.BEST if cfg.restore_best else files.LAST)
         result.model = load_model(weights).model
         return result
     fabric.launch()
-    return _fit_process(fabric, cfg, resume, quiet, smoke)
+    return _fit_process(fabric, cfg, resume, quiet, smoke, given)
 
 
 def make_fabric(cfg: TrainConfig):
@@ -117,8 +135,9 @@ def make_fabric(cfg: TrainConfig):
     One process on the CPU at 32-bit gets `SingleDevice`, the same calls without importing
     Lightning (about 6 s of a short run here).
     """
-    if not needs_lightning(cfg.accelerator, cfg.devices, cfg.num_nodes, cfg.strategy, cfg.precision,
-                           _launched_externally()):
+    accelerator, devices = fabric_devices(cfg)  # checked against this machine before anything starts
+    count = len(devices) if isinstance(devices, list) else devices
+    if not needs_lightning(accelerator, count, cfg.num_nodes, cfg.strategy, cfg.precision, _launched_externally()):
         return SingleDevice("cpu")
     from lightning.fabric import Fabric
 
@@ -126,10 +145,10 @@ def make_fabric(cfg: TrainConfig):
     strategy = cfg.strategy
     if strategy == "auto" and world > 1 and not _launched_externally():
         strategy = "ddp_spawn"  # no script to re-run from a notebook or a test: spawn the workers
-    if cfg.precision == "16-mixed" and cfg.accelerator == "cpu":
+    if cfg.precision == "16-mixed" and "cpu" in (cfg.accelerator, cfg.device):
         raise ConfigError("precision: '16-mixed' needs a GPU; on the CPU use 'bf16-mixed' or '32'")
     try:
-        return Fabric(accelerator=cfg.accelerator, devices=cfg.devices, num_nodes=cfg.num_nodes,
+        return Fabric(accelerator=accelerator, devices=devices, num_nodes=cfg.num_nodes,
                       strategy=strategy, precision=cfg.precision)
     except (ValueError, RuntimeError, TypeError) as e:
         raise ConfigError(f"devices/precision: {e}") from None
@@ -203,15 +222,20 @@ def _finished_result(resume: str | Path, cfg: TrainConfig) -> TrainResult | None
                        already_finished=True)
 
 
-def _fit_spawned(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool) -> TrainResult:
-    result = _fit_process(fabric, cfg, resume, quiet, smoke)
+def _fit_spawned(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool,
+                 given: Given | None = None) -> TrainResult:
+    result = _fit_process(fabric, cfg, resume, quiet, smoke, given)
     result.model = None
     return result
 
 
-def load_training_data(cfg: TrainConfig, smoke: bool = False) -> DataBundle:
+def load_training_data(cfg: TrainConfig, smoke: bool = False, given: Given | None = None) -> DataBundle:
     """The run's data; in a smoke run, a same-shaped stand-in when the data is not here."""
     data_cfg = resolve_data_config(cfg)
+    if given is not None and given.data is not None:
+        from cnnlab.data.user_data import bundle_from_objects
+
+        return bundle_from_objects(given.data, data_cfg, given.class_names)
     try:
         return load_data(data_cfg)
     except DataError:
@@ -220,6 +244,36 @@ def load_training_data(cfg: TrainConfig, smoke: bool = False) -> DataBundle:
         from cnnlab.data.standin import standin_bundle
 
         return standin_bundle(data_cfg)
+
+
+@dataclass
+class Given:
+    """What `fit` was handed as Python objects rather than settings: your model (an instance, or
+    a class/factory without an import path) and your data (a bundle, Datasets or DataLoaders)."""
+
+    model: Any = None
+    data: Any = None
+    class_names: list[str] | None = None
+    callbacks: list[Any] = field(default_factory=list)  # fit(callbacks=[...]): the user's hooks
+
+    @classmethod
+    def take(cls, settings: dict[str, Any], class_names: list[str] | None = None) -> Given:
+        """Move the objects out of `settings`, leaving the settings that record them."""
+        given = cls(class_names=list(class_names) if class_names is not None else None)
+        if settings.get("model") is not None and not isinstance(settings["model"], str):
+            from cnnlab.models.user_code import as_model_setting
+
+            settings["model"], given.model = as_model_setting(settings["model"])
+        from cnnlab.data.user_data import is_user_data, recorded_source
+
+        if is_user_data(settings.get("data")):
+            given.data = settings.pop("data")
+            config = getattr(given.data, "config", None)
+            settings["data"] = config if isinstance(config, DataConfig) else recorded_source(given.data)
+        elif class_names is not None:
+            raise ConfigError("class_names: only for data given as Datasets or DataLoaders (other sources "
+                              "name their classes; --classes picks some)")
+        return given
 
 
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -251,6 +305,8 @@ class Training:
     # the image loaders take over when the fine-tuning phase begins
     head_loaders: tuple[Any, Any] | None = None
     image_loaders: tuple[Any, Any] | None = None
+
+    hooks: Hooks = field(default_factory=Hooks)  # the user's callbacks (on the process that writes the run)
 
     def use_phase_loaders(self) -> None:
         """Point train/val at the loaders of the current phase (features in the head phase)."""
@@ -320,12 +376,15 @@ class Training:
         set_rng_state(ckpt.get("rng", {}))
 
 
-def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool = False) -> TrainResult:
+def _fit_process(fabric, cfg: TrainConfig, resume: str | Path | None, quiet: bool, smoke: bool = False,
+                 given: Given | None = None) -> TrainResult:
     """One process's run, top to bottom: data, model and optimizer, the run folder, the epochs,
     then the test split and metrics.json."""
     set_up_process(fabric, cfg)
-    data = load_training_data(cfg, smoke)
-    t = build_training(fabric, cfg, data, smoke)
+    given = given or Given()
+    data = load_training_data(cfg, smoke, given)
+    t = build_training(fabric, cfg, data, smoke, given.model)
+    t.hooks = Hooks(given.callbacks if fabric.is_global_zero else [])
     cfg = t.cfg = config_naming_the_built_model(cfg, t.tm)  # multi-stage: the weights' run decides the network
 
     run = open_run_folder(fabric, cfg, resume)
@@ -359,17 +418,18 @@ def _train_in_folder(fabric, cfg: TrainConfig, resume: str | Path | None, quiet:
 
 def set_up_process(fabric, cfg: TrainConfig) -> None:
     """Threads, memory reuse and the seed of this process."""
-    if fabric.world_size > 1 and fabric.device.type == "cpu":
-        # Several processes on one machine share its cores; oversubscribed threads thrash.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // fabric.world_size))
+    threads = threads_for(cfg, fabric.world_size, fabric.device.type == "cpu")
+    if threads is not None:
+        torch.set_num_threads(threads)
     if fabric.device.type == "cpu":
         keep_freed_memory()  # reuse freed activation memory instead of page-faulting every step
     fabric.seed_everything(cfg.seed, verbose=False)  # the same initial weights on every rank
 
 
-def build_training(fabric, cfg: TrainConfig, data: DataBundle, smoke: bool = False) -> Training:
+def build_training(fabric, cfg: TrainConfig, data: DataBundle, smoke: bool = False,
+                   user_model: Any = None) -> Training:
     """Model, loss, optimizer, loaders, learning-rate schedule and early stopping, set up by Fabric."""
-    tm: TrainingModel = build_training_model(cfg, data, smoke)
+    tm: TrainingModel = build_training_model(cfg, data, smoke, user_model)
     weights = _class_weights(cfg, data)
     criterion = make_criterion(tm.binary_output, weights.to(fabric.device) if weights is not None else None,
                                cfg.label_smoothing)
@@ -410,7 +470,7 @@ def open_run_folder(fabric, cfg: TrainConfig, resume: str | Path | None) -> RunW
     if resume is not None:
         path = files.run_folder_of(resume)
     else:
-        path = files.new_run_dir(cfg.project, cfg.name) if fabric.is_global_zero else None
+        path = files.new_run_dir(cfg.project, cfg.name, cfg.exist_ok) if fabric.is_global_zero else None
         path = Path(fabric.broadcast(str(path) if path else None, src=0))
     return RunWriter(path, enabled=fabric.is_global_zero)
 
@@ -434,7 +494,7 @@ def train_epochs(fabric, t: Training, run: RunWriter, log: TrainLogger) -> bool:
             start = time.perf_counter()
             train_loss, train_acc, seen = train_one_epoch(fabric, t.model, t.train_loader, t.criterion, t.optimizer,
                                                           t.schedule, cfg, epoch, log, t.tm.binary_output, t.mixer,
-                                                          t.ema)
+                                                          t.ema, t.hooks)
             seconds = time.perf_counter() - start
             val_loss, val_acc = validate(fabric, t.eval_model, t.val_loader, t.criterion, t.tm.binary_output)
             row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
@@ -446,6 +506,13 @@ def train_epochs(fabric, t: Training, run: RunWriter, log: TrainLogger) -> bool:
                 run.save_checkpoints(t.checkpoint_state(epoch), best=improved)
             run.write_history(t.history, monitor.best_epoch)
             log.end_epoch(row, improved)
+            stop = t.hooks.call("on_epoch_end", epoch=epoch, epochs=cfg.epochs, history=list(t.history),
+                                model=t.raw_model, run_dir=run.path)
+            if fabric.world_size > 1:  # rank 0 runs the callbacks; every rank stops with it
+                stop = bool(fabric.broadcast(stop, src=0))
+            if stop:
+                log.print(f"stopped by a callback after epoch {epoch}")
+                return True
             if monitor.should_stop:
                 log.print(f"early stopping: {cfg.monitor} did not improve by more than {cfg.min_delta} "
                           f"for {cfg.patience} epochs (best {monitor.best:.4f} at epoch {monitor.best_epoch})")
@@ -489,7 +556,14 @@ def finish(fabric, t: Training, run: RunWriter, log: TrainLogger, stopped_early:
         log.print(f"test: loss {test_loss:.4f}, accuracy {test_acc:.4f} ({len(data.test):,} images, "
                   f"{'averaged ' if t.ema is not None else ''}weights of epoch "
                   f"{monitor.best_epoch if cfg.restore_best else len(history)})")
+    if t.tm.user_code:  # your own code: a TorchScript copy serves predict/evaluate where it cannot be imported
+        example = torch.zeros(1, data.channels, *data.input_size, device=next(t.raw_model.parameters()).device)
+        untraceable = run.write_scripted(t.raw_model, example)
+        if untraceable:
+            log.print(f"[yellow]note:[/yellow] no TorchScript copy of {cfg.model} ({untraceable}); every verb "
+                      "will need its code importable")
     run.write_metrics(metrics)
+    t.hooks.call("on_fit_end", metrics=metrics, history=list(history), model=t.raw_model, run_dir=run.path)
     log.print(f"run folder: [bold]{run.path}[/bold]")
     log.close()
     return metrics
@@ -506,12 +580,12 @@ def _batches_per_epoch(batches: int, cfg: TrainConfig) -> int:
 def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torch.optim.Optimizer,
                     schedule: LRSchedule, cfg: TrainConfig, epoch: int, log: TrainLogger,
                     binary: bool, mixer: BatchMixer | None = None,
-                    ema: WeightEma | None = None) -> tuple[float, float, int]:
+                    ema: WeightEma | None = None, hooks: Hooks | None = None) -> tuple[float, float, int]:
     """One pass over the training batches; returns mean loss, accuracy and images seen (all ranks).
 
     With a `mixer` (MixUp/CutMix) the loss takes the soft targets and the accuracy counts a
     prediction right when it is the class with the largest share of the mixed image. An `ema`
-    takes in the weights after every optimizer step.
+    takes in the weights after every optimizer step. `hooks`: the user's `on_batch_end` callbacks.
     """
     model.train()
     total_loss = torch.zeros((), device=fabric.device, dtype=torch.float64)
@@ -555,6 +629,11 @@ def train_one_epoch(fabric, model: nn.Module, loader, criterion, optimizer: torc
             if ema is not None:
                 ema.update(model)
         seen += len(y)
+        # A callback's stop ends the epoch at once on one process; in data parallel the ranks
+        # must agree, so there it takes effect at the epoch's end.
+        if hooks is not None and hooks.per_batch and fabric.world_size == 1 and \
+                hooks.call("on_batch_end", epoch=epoch, batch=step, loss=float(loss.detach())):
+            break
         now = time.perf_counter()
         if log.enabled and (now - last_update > 0.25 or step == n_batches):
             last_update = now

@@ -23,13 +23,21 @@ def set_dropout(model: nn.Module, rate: float) -> int:
     return n
 
 
-def build_training_model(cfg: TrainConfig, data: DataBundle, smoke: bool = False) -> TrainingModel:
+def build_training_model(cfg: TrainConfig, data: DataBundle, smoke: bool = False, user_model=None) -> TrainingModel:
     """Build the configured model for this data, check the input fits, apply dropout/transfer.
-    A smoke run may stand random weights in for pretrained ones that are not on this machine."""
+    A smoke run may stand random weights in for pretrained ones that are not on this machine.
+    `user_model`: the nn.Module instance (or a class/factory without an import path) given to
+    `fit(model=...)`, trained as it is."""
     from cnnlab.models import build_model
     from cnnlab.models.output_size import check_input_size
+    from cnnlab.models.user_code import is_import_path
 
-    if cfg.transfer != "none" or cfg.weights is not None:
+    if user_model is not None:
+        if cfg.transfer != "none" or cfg.weights is not None:
+            raise ConfigError("model: an nn.Module given to fit() trains as it is; transfer/weights need a "
+                              "registry name or an import path package.module:factory")
+        tm = user_training_model(cfg, data, user_model)
+    elif cfg.transfer != "none" or cfg.weights is not None:
         from cnnlab.train.transfer_setup import build_transfer_model
 
         tm = build_transfer_model(cfg, data, smoke)
@@ -43,7 +51,8 @@ def build_training_model(cfg: TrainConfig, data: DataBundle, smoke: bool = False
         if arch is None:
             raise ConfigError(f"model_kwargs: {cfg.model_kwargs} cannot be stored in a checkpoint "
                               "(use plain numbers, text, lists)")
-        tm = TrainingModel(model, arch, bool(getattr(model, "binary_output", False)))
+        tm = TrainingModel(model, arch, bool(getattr(model, "binary_output", False)),
+                           user_code=is_import_path(cfg.model))
     if cfg.dropout is not None:
         if set_dropout(tm.model, cfg.dropout) == 0:
             raise ConfigError(f"dropout: {cfg.model!r} has no Dropout layer to set (use a model with dropout, "
@@ -69,3 +78,22 @@ def config_naming_the_built_model(cfg: TrainConfig, tm: TrainingModel) -> TrainC
         raise ConfigError(f"model: {cfg.model!r}, but --weights {cfg.weights} is a run of {built!r}, whose network "
                           f"is what trains; leave out --model or pass --model {built}")
     return dataclasses.replace(cfg, model=built)
+
+
+def user_training_model(cfg: TrainConfig, data: DataBundle, user_model) -> TrainingModel:
+    """The model of `fit(model=<instance or class>)`. Its checkpoint records the class's import
+    path, which later verbs import and build from the data's sizes; where that cannot rebuild
+    it (a class in __main__, constructor options not recorded), the run's TorchScript copy
+    serves predict and evaluate."""
+    from cnnlab.models.architecture import architecture_record
+    from cnnlab.models.user_code import size_arguments
+
+    if isinstance(user_model, nn.Module):
+        model = user_model
+    else:
+        model = user_model(**size_arguments(user_model, data.num_classes, data.channels, data.input_size),
+                           **cfg.model_kwargs)
+        if not isinstance(model, nn.Module):
+            raise ConfigError(f"model: {cfg.model} returned a {type(model).__name__}, not a torch nn.Module")
+    arch = architecture_record(cfg.model, data.num_classes, data.channels, tuple(data.input_size), cfg.model_kwargs)
+    return TrainingModel(model, arch, bool(getattr(model, "binary_output", False)), user_code=True)

@@ -24,6 +24,7 @@ class TrainingModel:
     backbone_lr_mult: float = 1.0
     lr_decay: float = 1.0  # finetune: each backbone block's rate is this × the one above it
     record: dict[str, Any] = field(default_factory=dict)  # transfer: weights, blocks, phases, feature cache
+    user_code: bool = False  # your own nn.Module: the run folder also gets a TorchScript copy
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         """Trainable parameters, in groups with their own learning rate where the phase asks."""
