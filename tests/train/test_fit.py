@@ -4,12 +4,28 @@ import json
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from cnnlab.errors import CheckpointError, ConfigError
 from cnnlab.run.checkpoint import load_checkpoint, save_checkpoint
 from cnnlab.run.history import read_history
 from cnnlab.train import fit, load_model
 from cnnlab.train.loop import NonFiniteLossError
+
+class count_optimizer_steps:
+    """Counts every optimizer step taken inside the `with` block (torch's global step hook)."""
+
+    def __enter__(self):
+        self.n = 0
+
+        def hook(optimizer, args, kwargs):
+            self.n += 1
+        self.handle = register_optimizer_step_post_hook(hook)
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
 
 # Small and quick: 8×8 digits upsampled to the tiny CNN's 28×28, 400 training images.
 QUICK = dict(data="digits", model="mnist-tiny", limit=400, batch_size=32, quiet=True)
@@ -49,9 +65,17 @@ def test_resume_ends_with_the_same_history_and_weights(tmp_path):
     settings = dict(QUICK, augment="light", scheduler="step", step_size=1, gamma=0.5, dropout=0.2,
                     model="mnist-tutorial")
     straight = fit(epochs=4, project=tmp_path, name="straight", **settings)
-    part = fit(epochs=2, project=tmp_path, name="part", **settings)
-    resumed = fit(resume=part.run_dir, epochs=4, quiet=True)
+    with count_optimizer_steps() as part_steps:
+        part = fit(epochs=2, project=tmp_path, name="part", **settings)
+    saved = load_checkpoint(part.run_dir / "last.pt")
+    with count_optimizer_steps() as resumed_steps:
+        resumed = fit(resume=part.run_dir, epochs=4, quiet=True)
     assert resumed.run_dir == part.run_dir
+    # It continued from last.pt: the resumed process trained epochs 3 and 4 only (as many optimizer
+    # steps as the first two epochs took), and epochs 1–2 are the saved rows, timings included.
+    assert saved["epoch"] == 2 and [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    assert part_steps.n > 0 and resumed_steps.n == part_steps.n
+    assert resumed.history[:2] == saved["history"]
     keys = ("train_loss", "val_loss", "val_acc", "lr")
     assert [[h[k] for k in keys] for h in resumed.history] == [[h[k] for k in keys] for h in straight.history]
     for (n, p), q in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
