@@ -78,6 +78,14 @@ def _list_class_files(class_dir: Path, skipped: list[SkippedFile]) -> list[Path]
     return files
 
 
+def _exif_orientation(img) -> int | None:
+    """The EXIF orientation tag, or None when absent or unreadable (decoding reports bad files)."""
+    try:
+        return img.getexif().get(0x0112)
+    except Exception:  # PIL raises OSError, struct.error, SyntaxError... on damaged EXIF blocks
+        return None
+
+
 def _header(path: Path, max_pixels: int) -> tuple[tuple[int, int], bool]:
     try:
         data = path.read_bytes()
@@ -85,6 +93,8 @@ def _header(path: Path, max_pixels: int) -> tuple[tuple[int, int], bool]:
         raise ImageLoadError(path, f"cannot read file ({e.strerror or e})") from None
     with open_image_header(data, path, max_pixels) as img:
         w, h = img.size
+        if _exif_orientation(img) in (5, 6, 7, 8):  # EXIF turns it by 90°: it decodes as h × w
+            w, h = h, w
         return (h, w), image_channels(img) == 1
 
 
