@@ -152,14 +152,34 @@ def test_checkpoints_refuse_foreign_pickles(tmp_path):
 def test_class_weights_and_tensorboard(tmp_path):
     r = fit(epochs=1, class_weights="auto", tensorboard=True, project=tmp_path, **QUICK)
     assert list((r.run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    # The weights reach the loss: the same seed with class 0 weighted ×20 gives another loss and
+    # other weights.
+    plain = fit(epochs=1, project=tmp_path, **QUICK)
+    heavy = fit(epochs=1, class_weights=[20.0] + [1.0] * 9, project=tmp_path, **QUICK)
+    assert abs(heavy.history[0]["train_loss"] - plain.history[0]["train_loss"]) > 1e-3
+    assert any(not torch.equal(p, q) for p, q in zip(heavy.model.parameters(), plain.model.parameters()))
     with pytest.raises(ConfigError, match="3 weights for 10 classes"):
         fit(epochs=1, class_weights=[1.0, 2.0, 3.0], project=tmp_path, **QUICK)
 
 
 def test_gradient_accumulation_and_clipping_train(tmp_path):
-    r = fit(epochs=2, accumulate=2, grad_clip=1.0, optimizer="sgd", lr=0.05, nesterov=True,
-            label_smoothing=0.1, project=tmp_path, **QUICK)
+    sgd = dict(optimizer="sgd", lr=0.05, nesterov=True, weight_decay=0.0, project=tmp_path, **QUICK)
+    with count_optimizer_steps() as steps:
+        r = fit(epochs=2, accumulate=2, grad_clip=1.0, label_smoothing=0.1, **sgd)
     assert r.history[-1]["train_loss"] < r.history[0]["train_loss"]
+    with count_optimizer_steps() as single:
+        fit(epochs=2, label_smoothing=0.1, **sgd)
+    per_epoch = single.n // 2  # batches per epoch: one step each without accumulation
+    assert steps.n == 2 * -(-per_epoch // 2)  # with accumulate=2, one step per 2 batches (and the odd last)
+    # Clipping bounds each step: with max norm 1e-7 the weights stay (almost) where they started,
+    # as close as a run whose learning rate is a billionth; without clipping they move far.
+    clipped = fit(epochs=1, grad_clip=1e-7, **sgd)
+    start = fit(epochs=1, **dict(sgd, lr=1e-9))
+    moved = fit(epochs=1, **sgd)
+
+    def distance(a, b):
+        return float(sum((p - q).pow(2).sum() for p, q in zip(a.model.parameters(), b.model.parameters())) ** 0.5)
+    assert distance(clipped, start) < 1e-4 < 0.1 < distance(moved, start)
 
 
 def test_model_too_big_for_its_input_is_refused_before_training(tmp_path):
