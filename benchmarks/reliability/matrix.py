@@ -153,12 +153,16 @@ def interruptions(workdir: Path, n: int = 20, seed: int = 0, workers: int = 2) -
         if killed.returncode != -signal.SIGKILL:
             return f"{point} #{k}: expected SIGKILL, exit {killed.returncode}: {killed.stderr[-300:]}"
         try:
-            load_checkpoint(run / "last.pt")
+            saved = load_checkpoint(run / "last.pt")
         except CnnlabError as e:
             return f"{point} #{k}: no valid checkpoint after the kill ({e})"
         resumed = _resume(run)
         if resumed.returncode != 0:
             return f"{point} #{k}: resume failed (exit {resumed.returncode}): {resumed.stderr[-300:]}"
+        # continued at the checkpoint's epoch + 1: the epochs before are the saved rows, timings
+        # included, which a rerun from scratch would have measured anew
+        if load_checkpoint(run / "last.pt")["history"][: saved["epoch"]] != saved["history"]:
+            return f"{point} #{k}: the resumed run retrained epochs 1–{saved['epoch']} instead of continuing"
         got = load_checkpoint(run / "last.pt")["model"]
         if not all(torch.equal(got[key], ref_weights[key]) for key in ref_weights):
             return f"{point} #{k}: final weights differ from the uninterrupted run"

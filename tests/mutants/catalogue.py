@@ -209,7 +209,9 @@ def _lr_finder_suggests_the_first_rate() -> None:
 FIT = "tests/train/test_fit.py"
 MUTANTS: tuple[Mutant, ...] = (
     Mutant("resume-from-scratch", "--resume continues from last.pt",
-           (f"{FIT}::test_resume_ends_with_the_same_history_and_weights",), _resume_from_scratch),
+           (f"{FIT}::test_resume_ends_with_the_same_history_and_weights",
+            "tests/train/test_processes.py::test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run",
+            "tests/reliability/test_matrix.py::test_interruptions_one_kill_per_point"), _resume_from_scratch),
     Mutant("identity-augmentation", "augmentation changes the images it is asked to",
            ("tests/data/test_augment.py::test_rotation_by_90_degrees_turns_a_bar_on_a_non_square_image",
             "tests/data/test_augment.py::test_shift_moves_content_by_at_most_the_fraction"),
