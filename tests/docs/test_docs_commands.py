@@ -338,6 +338,7 @@ def stated_figures(comment: str) -> list[float]:
     lead_text = lead.group(0) if lead else ""
     if re.search(r"\d", lead_text) and (not comment[len(lead_text):].strip()
                                         or comment[len(lead_text):].lstrip().startswith(":")):
+        lead_text = COUNT.sub(lambda m: m.group(0).replace(",", ""), lead_text)  # 93,322 is one number
         return [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?", lead_text.replace(",", " "))]
     return [float(n) for n in stated_counts(comment)]
 
@@ -449,7 +450,7 @@ def test_a_removed_or_renamed_option_fails_rather_than_skips(tmp_path):
 
 def test_stated_figures_are_read_from_comments():
     assert stated_figures("93,322 parameters, the book's output shapes") == [93322]
-    assert stated_figures("[[5, 7], [13, 15]]") == [5, 7, 13, 15]
+    assert stated_figures("[[5, 7], [13, 15]]") == [5, 7, 13, 15] and stated_figures("93,322") == [93322]
     assert stated_figures("7.2e-05: float32 rounding of 363-term sums") == [7.2e-05]
     assert stated_figures("the predicted class, probability and the PNG written") == []
     assert shows("Total params: 93,322", 93322) and not shows("Total params: 93,323", 93322)
