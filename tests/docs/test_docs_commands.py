@@ -309,12 +309,12 @@ PYTHON_BLOCKS = [(page, start, lines) for page in PAGES for start, lines in bloc
 PYTHON_NEEDS = {
     'top_k(predict_proba(imagenet, ["cat.jpg"])': "needs: cat.jpg",
     'split_folder("kaggle/train"': "needs: Kaggle's dogs-vs-cats train folder",
-    'small = fit("recipes/catsdogs': "needs: data/cats_and_dogs_small",
-    'augmented = fit("recipes/catsdogs': "needs: data/cats_and_dogs_small",
-    'cached = fit("recipes/catsdogs': "needs: data/cats_and_dogs_small and VGG16 ImageNet weights",
-    'tuned = fit("recipes/catsdogs': "needs: data/cats_and_dogs_small and VGG16 ImageNet weights",
-    'extract = fit("recipes/cifar10': "needs: CIFAR-10 and ResNet-18 ImageNet weights",
-    'finetune = fit("recipes/cifar10': "needs: CIFAR-10 and ResNet-18 ImageNet weights",
+    'small = fit("catsdogs': "needs: data/cats_and_dogs_small",
+    'augmented = fit("catsdogs': "needs: data/cats_and_dogs_small",
+    'cached = fit("catsdogs': "needs: data/cats_and_dogs_small and VGG16 ImageNet weights",
+    'tuned = fit("catsdogs': "needs: data/cats_and_dogs_small and VGG16 ImageNet weights",
+    'extract = fit("cifar10': "needs: CIFAR-10 and ResNet-18 ImageNet weights",
+    'finetune = fit("cifar10': "needs: CIFAR-10 and ResNet-18 ImageNet weights",
     'ensemble = evaluate(["runs/mnist-tutorial", "runs/mnist-seed1"]': "needs: a second run, runs/mnist-seed1",
 }
 
