@@ -382,23 +382,10 @@ def reader_inputs(folder: Path) -> None:
         make_class_folder(folder / "photos", per_class=6, size=32)
 
 
-@pytest.mark.parametrize("page,start,lines", PYTHON_BLOCKS, ids=[f"{p.name}:{s}" for p, s, _ in PYTHON_BLOCKS])
-def test_python_block_runs(page, start, lines, page_folders, monkeypatch, capsys):
-    """A page's Python block runs statement by statement in the page's folder (after the page's
-    commands), and each print whose comment states what it prints prints that."""
-    folder = page_folders[page]
-    commands = [c for c in ALL_COMMANDS if c.page == page]
-    for previous in commands[folder.done:]:
-        with contextlib.suppress(pytest.skip.Exception, AssertionError, pytest.fail.Exception):
-            run_or_check(previous, folder)
-    folder.done = len(commands)
-    reader_inputs(folder.root)
-    smoke_fit(monkeypatch)
-    monkeypatch.chdir(folder.root)
-    for key in ("CNNLAB_DATA", "MPLBACKEND"):
-        monkeypatch.setenv(key, folder.env[key])
-    namespace: dict = {"__name__": "__doc_block__"}
-    unavailable: set[str] = set()
+def run_block(page: Path, start: int, lines: list[str], folder: PageFolder, capsys) -> None:
+    """Run one Python block statement by statement in the page's namespace (the blocks of a page
+    build on each other, as a reader's session does); check the figures its prints state."""
+    namespace, unavailable = folder.python
     ran = 0
     for line, text, comment in statements(lines, start):
         code = compile(text, f"{page.name}:{line}", "exec")
@@ -418,6 +405,32 @@ def test_python_block_runs(page, start, lines, page_folders, monkeypatch, capsys
             missing = [f for f in stated_figures(comment) if not shows(printed, f)]
             assert not missing, f"{page.name}:{line}: the page says {comment!r}, but it printed:\n{printed[-2000:]}"
     assert ran, f"{page.name}:{start}: no statement of the block could run here"
+
+
+@pytest.mark.parametrize("page,start,lines", PYTHON_BLOCKS, ids=[f"{p.name}:{s}" for p, s, _ in PYTHON_BLOCKS])
+def test_python_block_runs(page, start, lines, page_folders, monkeypatch, capsys):
+    """A page's Python block runs statement by statement in the page's folder (after the page's
+    commands and its earlier blocks), and each print whose comment states what it prints prints that."""
+    folder = page_folders[page]
+    commands = [c for c in ALL_COMMANDS if c.page == page]
+    for previous in commands[folder.done:]:
+        with contextlib.suppress(pytest.skip.Exception, AssertionError, pytest.fail.Exception):
+            run_or_check(previous, folder)
+    folder.done = len(commands)
+    reader_inputs(folder.root)
+    smoke_fit(monkeypatch)
+    monkeypatch.chdir(folder.root)
+    for key in ("CNNLAB_DATA", "MPLBACKEND"):
+        monkeypatch.setenv(key, folder.env[key])
+    if not hasattr(folder, "python"):
+        folder.python, folder.blocks_done = ({"__name__": "__doc_page__"}, set()), 0
+    blocks_of_page = [(s, ls) for p, s, ls in PYTHON_BLOCKS if p == page]
+    index = [s for s, _ in blocks_of_page].index(start)
+    for s, ls in blocks_of_page[folder.blocks_done:index]:
+        with contextlib.suppress(AssertionError, pytest.fail.Exception):
+            run_block(page, s, ls, folder, capsys)
+    folder.blocks_done = max(folder.blocks_done, index + 1)
+    run_block(page, start, lines, folder, capsys)
 
 
 RECIPES = recipe_names()
