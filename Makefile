@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow bench install clean
+.PHONY: demo test test-slow mutants bench install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
+
+# The mutation check: each broken version in tests/mutants/catalogue.py must fail its tests.
+mutants: $(STAMP)
+	$(PY) tests/mutants/run.py
 
 bench: $(STAMP)
 	$(PY) -m cnnlab bench

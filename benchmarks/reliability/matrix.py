@@ -153,12 +153,16 @@ def interruptions(workdir: Path, n: int = 20, seed: int = 0, workers: int = 2) -
         if killed.returncode != -signal.SIGKILL:
             return f"{point} #{k}: expected SIGKILL, exit {killed.returncode}: {killed.stderr[-300:]}"
         try:
-            load_checkpoint(run / "last.pt")
+            saved = load_checkpoint(run / "last.pt")
         except CnnlabError as e:
             return f"{point} #{k}: no valid checkpoint after the kill ({e})"
         resumed = _resume(run)
         if resumed.returncode != 0:
             return f"{point} #{k}: resume failed (exit {resumed.returncode}): {resumed.stderr[-300:]}"
+        # continued at the checkpoint's epoch + 1: the epochs before are the saved rows, timings
+        # included, which a rerun from scratch would have measured anew
+        if load_checkpoint(run / "last.pt")["history"][: saved["epoch"]] != saved["history"]:
+            return f"{point} #{k}: the resumed run retrained epochs 1–{saved['epoch']} instead of continuing"
         got = load_checkpoint(run / "last.pt")["model"]
         if not all(torch.equal(got[key], ref_weights[key]) for key in ref_weights):
             return f"{point} #{k}: final weights differ from the uninterrupted run"
@@ -477,42 +481,52 @@ def untrusted_files(workdir: Path) -> Row:
     start = time.perf_counter()
     workdir = Path(workdir)
     cases = Cases()
-    marker = workdir / "pwned"
-
+    # Each case has its own marker file, so one case's payload cannot make another case fail.
     def pickle_case(where: str) -> Callable[[], str | None]:
         def case() -> str | None:
+            marker = workdir / f"pwned-pickle-{where}"
             run = workdir / f"evil-{where}"
             run.mkdir(parents=True, exist_ok=True)
-            payload = {"model": _Payload(marker), "architecture": {}, "class_names": ["a"], "preprocessing": {}}
+            payload = {"format": "cnnlab-checkpoint", "model": _Payload(marker), "architecture": {},
+                       "class_names": ["a"], "preprocessing": {}}
             torch.save(payload, run / "last.pt")
             torch.save(payload, run / "best.pt")
             if where == "load_model":
                 try:
                     load_model(run)
                     return "loaded"
-                except CnnlabError:
-                    pass
+                except CnnlabError as e:
+                    err = str(e)
             else:
-                code, err = run_cli_inprocess(["train", "--resume", str(run)] if where == "resume"
-                                              else [where, str(run)])
+                # each verb reads the run's checkpoint: train --resume last.pt, evaluate/export best.pt
+                args = {"resume": ["train", "--resume", str(run)], "evaluate": ["evaluate", str(run)],
+                        "export": ["export", str(run), "--format", "torchscript"]}[where]
+                code, err = run_cli_inprocess(args)
                 if code != 2:
                     return f"exit {code}: {err.strip()[-200:]}"
-            return "the payload ran" if marker.exists() else None
+            if marker.exists():
+                return "the payload ran"
+            # refused by the checkpoint loader's pickle check, not by something before it
+            flat = " ".join(err.split())
+            return None if "refused to load" in flat else f"refused for another reason: {flat[-200:]}"
         return case
 
-    for where in ("load_model", "resume", "summary"):
+    for where in ("load_model", "resume", "evaluate", "export"):
         cases.check(f"malicious pickle via {where}", pickle_case(where))
 
-    for tag in ("!!python/object/apply:os.system", "!!python/object/new:os.system",
-                "!!python/name:os.system"):
-        def yaml_case(tag=tag) -> str | None:
-            cfg = workdir / "evil.yaml"
+    for i, tag in enumerate(("!!python/object/apply:os.system", "!!python/object/new:os.system",
+                             "!!python/name:os.system")):
+        def yaml_case(tag=tag, i=i) -> str | None:
+            marker = workdir / f"pwned-yaml-{i}"
+            cfg = workdir / f"evil-{i}.yaml"
             cfg.write_text(f"data:\n  source: digits\nmodel: {tag} ['touch {marker}']\n")
             code, err = run_cli_inprocess(["train", "--config", str(cfg), "--project", str(workdir / "yruns")])
             if code != 2:
                 return f"exit {code}"
             if marker.exists():
                 return "the payload ran"
+            if cfg.name not in err:
+                return f"exit 2 without naming {cfg.name}: {err.strip()[-200:]}"
             return f"wrote {_files(workdir / 'yruns')}" if _files(workdir / "yruns") else None
 
         cases.check(f"YAML tag {tag}", yaml_case)

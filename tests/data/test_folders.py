@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 import torch
-from image_files import make_class_folder, write_bad_images
+from image_files import exif_rotated_jpeg, make_class_folder, write_bad_images
 
 from cnnlab.data import load_data
 from cnnlab.data.folders import scan_folder
@@ -44,6 +44,41 @@ def test_bad_files_are_listed_and_skipped_and_odd_modes_converted(tmp_path):
     assert "truncated" in skipped["truncated.png"] and "not an image file" in skipped["notes.txt"]
     loaded = sum(n for n in (len(d.train), len(d.val), len(d.test)))
     assert loaded == 20 + sum(1 for o in expected.values() if o == "load")
+
+
+def test_exif_rotation_and_16_bit_grey_keep_their_look(tmp_path):
+    """Odd modes do not just load, they look right: a 20 wide × 10 high JPEG whose EXIF says
+    "rotate 90°" loads 10 wide × 20 high with its white half on top, and 16-bit grey keeps its
+    brightness (scaled from 0–65535, not clipped at 255)."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "odd"
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(3):
+            (root / c / f"exif{i}.jpg").write_bytes(exif_rotated_jpeg())
+    d = load_data(root, split=(0.5, 0.5, 0.0))
+    assert d.input_size == (20, 10)  # H × W: the EXIF rotation was applied
+    img = d.train.images[0].float().mean(0)  # 20 × 10
+    assert img[:9].mean() > 200 and img[11:].mean() < 55  # the left half (white) became the top
+
+    grey = tmp_path / "grey"
+    levels = {"quarter": 16384, "half": 32768, "three-quarters": 49152}
+    for c, v in levels.items():
+        (grey / c).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((8, 8), v + 100 * i, np.uint16)).save(grey / c / f"{i}.png")
+    assert Image.open(grey / "half" / "0.png").mode.startswith("I")  # really 16-bit on disk
+    g = load_data(grey, split=(0.5, 0.5, 0.0))
+    assert g.channels == 1
+    images = torch.cat([g.train.images, g.val.images])
+    labels = torch.cat([g.train.labels, g.val.labels])
+    assert len(images) == 9
+    for c, v in levels.items():
+        expected = np.array([(v + 100 * i) / 65535 * 255 for i in range(3)])  # 64, 128, 192 and a little
+        for m in images[labels == g.class_names.index(c)].float().mean(dim=(1, 2, 3)).numpy():
+            assert np.abs(expected - m).min() <= 1.0, (c, m, expected)
 
 
 def test_streaming_gives_the_same_batches_as_memory(tmp_path):

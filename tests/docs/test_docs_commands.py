@@ -16,13 +16,14 @@ How a command is treated, from the comment at the end of its line in the doc:
     # slow             minutes even on its smallest setting: `cnnlab train` lines still run with
                        --smoke; anything else is only parsed.
 
-A command whose verb or option is not in this CLI yet, or that uses transfer learning before
-`cnnlab.models.transfer` exists, is skipped with that reason: the page is written ahead of
-the feature's merge and runs once it is merged. README.md cannot carry markers for commands
+A command whose verb or option is not in this CLI (removed, renamed, never merged) fails: a
+page never shows an option the CLI lacks. README.md cannot carry markers for commands
 that its own text explains (`make`, a second machine), so `README_MARKERS` below gives them.
+Counts a command's comment states (`# 93,322 parameters`) must be in what it prints.
 
-Python blocks are not run (the bash commands cover the same steps); they are compiled, and
-every name they import from cnnlab must exist.
+Python blocks run too, statement by statement, in the page's folder after its commands, with
+`fit` as a smoke run; statements that need what is not here are listed in `PYTHON_NEEDS`.
+A `print(...)` whose comment states what it prints (`# 55`, `# 93,322`) must print that.
 """
 
 from __future__ import annotations
@@ -30,8 +31,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
-import importlib
-import importlib.util
 import os
 import re
 import shlex
@@ -80,6 +79,7 @@ class Command:
     line: int      # 1-based line of the doc where the command starts
     text: str      # the command without its trailing comment
     marker: str    # "", "needs: ...", "slow"
+    comment: str = ""  # the whole trailing comment (figures it states are checked against the output)
 
     @property
     def id(self) -> str:
@@ -143,7 +143,7 @@ def commands_of(page: Path) -> list[Command]:
             marker = marker_of(comment)
             if page.name == "README.md" and not marker:
                 marker = next((m for prefix, m in README_MARKERS.items() if command.startswith(prefix)), "")
-            found.append(Command(page, first, command, marker))
+            found.append(Command(page, first, command, marker, comment))
     return found
 
 
@@ -160,21 +160,6 @@ def cnnlab_args(command: str) -> list[str] | None:
     for i in range(len(words) - 1):
         if words[i] == "-m" and words[i + 1] == "cnnlab":
             return words[i + 2:]
-    return None
-
-
-def not_available(args: list[str]) -> str | None:
-    """Why the command cannot run in this checkout (a verb, option or module not merged yet)."""
-    if {"--transfer", "--weights"} & {a.split("=")[0] for a in args} and \
-            importlib.util.find_spec("cnnlab.models.transfer") is None:
-        return "transfer learning (cnnlab.models.transfer) is not in this checkout yet"
-    try:
-        parse(args)
-    except NoSuchOption as e:
-        return f"option {e.option_name} is not in this CLI yet"
-    except UsageError as e:
-        if "No such command" in str(e):
-            return f"{e.format_message()} (not in this CLI yet)"
     return None
 
 
@@ -273,10 +258,7 @@ def run_or_check(command: Command, folder: PageFolder) -> None:
     """Run (or only parse) one command; raises pytest outcomes with the reason."""
     args = cnnlab_args(command.text)
     if args is not None:
-        reason = not_available(args)
-        if reason:
-            pytest.skip(f"{command.id}: {reason}")
-        try:
+        try:  # a verb or option the page shows but the CLI lacks (removed, renamed) fails here
             parse(args)
         except ClickException as e:
             pytest.fail(f"{command.id}: `{command.text}` does not parse: {e.format_message()}")
@@ -289,6 +271,22 @@ def run_or_check(command: Command, folder: PageFolder) -> None:
     result = folder.run(command)
     assert result.returncode == 0, (f"{command.id}: `{command.text}` exited {result.returncode}\n"
                                     f"--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}")
+    missing = [f for f in stated_counts(command.comment) if f not in counts_in(result.stdout)]
+    assert not missing, (f"{command.id}: the page says {missing} but `{command.text}` printed:\n"
+                         f"{result.stdout[-3000:]}")
+
+
+COUNT = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d,])")  # 93,322 — a count written with separators
+
+
+def stated_counts(comment: str) -> list[int]:
+    """The exact counts a doc comment states (numbers written with thousands separators)."""
+    return [int(m.replace(",", "")) for m in COUNT.findall(comment)]
+
+
+def counts_in(output: str) -> set[int]:
+    """Every whole number the output shows, with or without thousands separators."""
+    return {int(m.replace(",", "")) for m in re.findall(r"\d{1,3}(?:,\d{3})+|\d+", output)}
 
 
 def test_the_docs_show_commands():
@@ -314,19 +312,135 @@ def test_doc_command(command: Command, page_folders):
 
 # --- python blocks and recipes ----------------------------------------------------------------
 
-PYTHON_BLOCKS = [(page, start, "\n".join(lines)) for page in PAGES for start, lines in blocks(page, "python")]
+PYTHON_BLOCKS = [(page, start, lines) for page in PAGES for start, lines in blocks(page, "python")]
+
+# Python statements that need what is not here (the text they start with → why); they are compiled,
+# not run, and so is every later statement that uses a name they define.
+PYTHON_NEEDS = {
+    'top_k(predict_proba(imagenet, ["cat.jpg"])': "needs: cat.jpg",
+    'split_folder("kaggle/train"': "needs: Kaggle's dogs-vs-cats train folder",
+    'small = fit("catsdogs': "needs: data/cats_and_dogs_small",
+    'augmented = fit("catsdogs': "needs: data/cats_and_dogs_small",
+    'cached = fit("catsdogs': "needs: data/cats_and_dogs_small and VGG16 ImageNet weights",
+    'tuned = fit("catsdogs': "needs: data/cats_and_dogs_small and VGG16 ImageNet weights",
+    'extract = fit("cifar10': "needs: CIFAR-10 and ResNet-18 ImageNet weights",
+    'finetune = fit("cifar10': "needs: CIFAR-10 and ResNet-18 ImageNet weights",
+    'ensemble = evaluate(["runs/mnist-tutorial", "runs/mnist-seed1"]': "needs: a second run, runs/mnist-seed1",
+}
 
 
-@pytest.mark.parametrize("page,start,source", PYTHON_BLOCKS, ids=[f"{p.name}:{s}" for p, s, _ in PYTHON_BLOCKS])
-def test_python_block_compiles_and_imports_exist(page, start, source):
-    tree = ast.parse(source, filename=f"{page.name}:{start}")
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cnnlab"):
-            if importlib.util.find_spec(node.module) is None:
-                pytest.skip(f"{page.name}:{node.lineno + start - 1}: {node.module} is not in this checkout yet")
-            module = importlib.import_module(node.module)
-            missing = [a.name for a in node.names if not hasattr(module, a.name)]
-            assert not missing, f"{page.name}:{node.lineno + start - 1}: {node.module} has no {missing}"
+def statements(lines: list[str], start: int) -> list[tuple[int, str, str]]:
+    """A block's top-level statements: (doc line, source, the trailing comment of its first line)."""
+    source = "\n".join(lines)
+    tree = ast.parse(source)
+    out = []
+    for node in tree.body:
+        text = "\n".join(lines[node.lineno - 1: node.end_lineno])
+        _, comment = split_comment(lines[node.lineno - 1])
+        out.append((start + node.lineno - 1, text, comment))
+    return out
+
+
+def stated_figures(comment: str) -> list[float]:
+    """What a print's comment says it prints: the numbers before any words ('55', '[[5, 7], [13, 15]]',
+    '(1, 1000, 6, 6) (32, 32)', '7.2e-05: ...'), or else the counts written with separators ('93,322 parameters')."""
+    lead = re.match(r"[\d\s.,()\[\]e+-]+", comment)
+    lead_text = lead.group(0) if lead else ""
+    if re.search(r"\d", lead_text) and (not comment[len(lead_text):].strip()
+                                        or comment[len(lead_text):].lstrip().startswith(":")):
+        lead_text = COUNT.sub(lambda m: m.group(0).replace(",", ""), lead_text)  # 93,322 is one number
+        return [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?", lead_text.replace(",", " "))]
+    return [float(n) for n in stated_counts(comment)]
+
+
+def figures_in(output: str) -> list[float]:
+    return [float(x.replace(",", "")) for x in re.findall(r"-?\d{1,3}(?:,\d{3})+|-?\d+(?:\.\d*)?(?:e[+-]?\d+)?", output)]
+
+
+def shows(output: str, figure: float) -> bool:
+    """The output shows the figure: exactly for whole numbers; a small fraction (a rounding error
+    such as 7.2e-05, which varies with the BLAS) to within a factor of 3."""
+    if figure == int(figure) and abs(figure) >= 1 or figure == 0:
+        return figure in figures_in(output)
+    return any(abs(figure) / 3 <= abs(x) <= 3 * abs(figure) for x in figures_in(output))
+
+
+def smoke_fit(monkeypatch) -> None:
+    """`fit` in a doc's Python runs as its `cnnlab train` lines do: one smoke epoch of three batches."""
+    import cnnlab.train
+
+    real = cnnlab.train.fit
+
+    def fit(*args, **kwargs):
+        kwargs.setdefault("smoke", True)
+        kwargs.setdefault("quiet", True)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(cnnlab.train, "fit", fit)
+
+
+def reader_inputs(folder: Path) -> None:
+    """What a page assumes the reader has at hand: a digit image, a folder of photos."""
+    from PIL import Image
+
+    from cnnlab.data import load_data
+
+    if not (folder / "digit.png").exists():
+        Image.fromarray(load_data("digits").test.images[0, 0].numpy()).resize((28, 28)).save(folder / "digit.png")
+    if not (folder / "photos").exists():
+        from image_files import make_class_folder
+
+        make_class_folder(folder / "photos", per_class=6, size=32)
+
+
+def run_block(page: Path, start: int, lines: list[str], folder: PageFolder, capsys) -> None:
+    """Run one Python block statement by statement in the page's namespace (the blocks of a page
+    build on each other, as a reader's session does); check the figures its prints state."""
+    namespace, unavailable = folder.python
+    ran = 0
+    for line, text, comment in statements(lines, start):
+        code = compile(text, f"{page.name}:{line}", "exec")
+        names = {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+        if any(text.startswith(prefix) for prefix in PYTHON_NEEDS) or names & unavailable:
+            unavailable |= {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)
+                            and isinstance(n.ctx, ast.Store)}
+            continue
+        capsys.readouterr()
+        try:
+            exec(code, namespace)
+        except Exception as e:
+            pytest.fail(f"{page.name}:{line}: `{text.strip()}` raised {type(e).__name__}: {e}")
+        ran += 1
+        printed = capsys.readouterr().out
+        if text.startswith("print(") or text.startswith("for "):
+            missing = [f for f in stated_figures(comment) if not shows(printed, f)]
+            assert not missing, f"{page.name}:{line}: the page says {comment!r}, but it printed:\n{printed[-2000:]}"
+    assert ran, f"{page.name}:{start}: no statement of the block could run here"
+
+
+@pytest.mark.parametrize("page,start,lines", PYTHON_BLOCKS, ids=[f"{p.name}:{s}" for p, s, _ in PYTHON_BLOCKS])
+def test_python_block_runs(page, start, lines, page_folders, monkeypatch, capsys):
+    """A page's Python block runs statement by statement in the page's folder (after the page's
+    commands and its earlier blocks), and each print whose comment states what it prints prints that."""
+    folder = page_folders[page]
+    commands = [c for c in ALL_COMMANDS if c.page == page]
+    for previous in commands[folder.done:]:
+        with contextlib.suppress(pytest.skip.Exception, AssertionError, pytest.fail.Exception):
+            run_or_check(previous, folder)
+    folder.done = len(commands)
+    reader_inputs(folder.root)
+    smoke_fit(monkeypatch)
+    monkeypatch.chdir(folder.root)
+    for key in ("CNNLAB_DATA", "MPLBACKEND"):
+        monkeypatch.setenv(key, folder.env[key])
+    if not hasattr(folder, "python"):
+        folder.python, folder.blocks_done = ({"__name__": "__doc_page__"}, set()), 0
+    blocks_of_page = [(s, ls) for p, s, ls in PYTHON_BLOCKS if p == page]
+    index = [s for s, _ in blocks_of_page].index(start)
+    for s, ls in blocks_of_page[folder.blocks_done:index]:
+        with contextlib.suppress(AssertionError, pytest.fail.Exception):
+            run_block(page, s, ls, folder, capsys)
+    folder.blocks_done = max(folder.blocks_done, index + 1)
+    run_block(page, start, lines, folder, capsys)
 
 
 RECIPES = recipe_names()
@@ -348,6 +462,22 @@ def test_recipes_named_in_the_docs_exist():
     assert named, "the docs name no recipe"
     missing = sorted(n for n in named if n not in RECIPES)
     assert not missing, f"the docs name recipes that do not ship in cnnlab/recipes: {missing} (have: {RECIPES})"
+
+
+def test_a_removed_or_renamed_option_fails_rather_than_skips(tmp_path):
+    page = tmp_path / "page.md"
+    for text in ("cnnlab summary keras-mnist --inputs 1x28x28", "cnnlab sumary keras-mnist"):
+        with pytest.raises(pytest.fail.Exception, match="does not parse"):
+            run_or_check(Command(page, 1, text, "needs: nothing"), PageFolder(tmp_path, {}))
+
+
+def test_stated_figures_are_read_from_comments():
+    assert stated_figures("93,322 parameters, the book's output shapes") == [93322]
+    assert stated_figures("[[5, 7], [13, 15]]") == [5, 7, 13, 15] and stated_figures("93,322") == [93322]
+    assert stated_figures("7.2e-05: float32 rounding of 363-term sums") == [7.2e-05]
+    assert stated_figures("the predicted class, probability and the PNG written") == []
+    assert shows("Total params: 93,322", 93322) and not shows("Total params: 93,323", 93322)
+    assert shows("[[ 5.  7.]\n [13. 15.]]", 13) and shows("3.1e-05", 7.2e-05) and not shows("1e-3", 7.2e-05)
 
 
 def test_readme_markers_are_markers():

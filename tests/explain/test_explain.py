@@ -71,13 +71,32 @@ def test_gradcam_matches_its_definition():
     assert e.prediction["class"] == "d"
 
 
-def test_gradcam_plus_plus_is_a_nonnegative_map_on_the_evidence():
+def test_gradcam_plus_plus_matches_the_papers_formula():
     loaded = small_net()
     image = np.zeros((12, 12, 3), np.uint8)
     image[3:8, 4:9] = 255
-    e = explain(loaded, image, method="gradcam++", layer="3")
-    assert e.arrays["cam"].shape == (12, 12) and (e.arrays["cam"] >= 0).all()
-    assert e.arrays["heatmap"].max() == pytest.approx(1.0)
+    rng = np.random.default_rng(2)
+    noisy = (rng.random((12, 12, 3)) * 255).astype(np.uint8)
+    for img, target in ((image, None), (noisy, 1), (noisy, "c")):
+        e = explain(loaded, img, method="gradcam++", layer="3", target=target)
+        # Independent computation of Chattopadhay et al. 2018, eq. 19 (exponential score, so the
+        # 2nd and 3rd derivatives are g², g³): with g = dy_c/dA and A the output of conv "3",
+        # a_ij^k = g² / (2 g² + Σ_ab A_ab^k g³), w_k = Σ_ij a_ij^k ReLU(g_ij^k), map = ReLU(Σ_k w_k A^k).
+        x = loaded.preprocessing.normalize(torch.from_numpy(img).permute(2, 0, 1)[None])
+        a = loaded.model[:4](x).detach().requires_grad_(True)
+        y = loaded.model[4:](a.clone())[0, e.prediction["index"]]
+        (grad,) = torch.autograd.grad(y, a)
+        g, act = grad[0].double().numpy(), a[0].detach().double().numpy()
+        cam = np.zeros(act.shape[1:])
+        for k in range(act.shape[0]):
+            denom = 2 * g[k] ** 2 + act[k].sum() * g[k] ** 3
+            alpha = np.divide(g[k] ** 2, denom, out=np.zeros_like(denom), where=(denom != 0) & (g[k] != 0))
+            cam += (alpha * np.maximum(g[k], 0)).sum() * act[k]
+        cam = np.maximum(cam, 0)
+        assert cam.max() > 0 and cam.min() == 0  # a map with structure, not a constant
+        assert e.arrays["cam"].shape == (12, 12) and (e.arrays["cam"] >= 0).all()
+        np.testing.assert_allclose(e.arrays["cam"], cam, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(e.arrays["heatmap"], cam / cam.max(), atol=1e-5)
 
 
 def test_list_layers_and_default_layer(run_dir):
@@ -161,6 +180,7 @@ def test_every_method_writes_a_png(run_dir, digit_png, tmp_path, method):
     if method in ("gradcam", "gradcam++", "occlusion", "saliency"):
         h = e.arrays["heatmap"]
         assert h.shape == (28, 28) and h.min() >= 0 and h.max() == pytest.approx(1.0)
+        assert h.min() < 0.5 and h.std() > 0.05  # a map that points somewhere, not a constant
         layer = {"gradcam": "relu2-", "gradcam++": "relu2-"}.get(method, "")
         assert e.path.name == f"{method}-{layer}class-4-four.png"
         assert e.prediction["class"] == "4" and 0 < e.prediction["probability"] <= 1

@@ -95,7 +95,20 @@ def test_gradcam_and_occlusion_peaks_fall_on_the_digit(canvas_model):
 
 def test_explain_gives_the_same_heatmap_for_one_canvas(canvas_model):
     loaded, batch, images, boxes, _ = canvas_model
-    e = explain(loaded, images[0].permute(1, 2, 0).numpy(), method="gradcam")
-    forward = class_scores(loaded)
-    _, cams = class_heatmaps(forward, loaded.model, "8", batch[:1], torch.tensor([e.prediction["index"]]))
-    np.testing.assert_allclose(e.arrays["heatmap"], cams[0], atol=1e-5)
+    e = explain(loaded, images[0].permute(1, 2, 0).numpy(), method="gradcam", layer="8")
+    # Computed here, without cnnlab: A = the output of module "8" (a hook), α_k = mean of ∂y_c/∂A^k,
+    # ReLU(Σ_k α_k A^k), bilinearly upsampled to the canvas and divided by its peak.
+    captured = {}
+    handle = loaded.model[8].register_forward_hook(lambda m, i, out: captured.setdefault("a", out))
+    x = batch[:1].clone().requires_grad_(True)
+    score = loaded.model(x)[0, e.prediction["index"]]
+    handle.remove()
+    (grad,) = torch.autograd.grad(score, captured["a"])
+    cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * captured["a"]).sum(dim=1, keepdim=True)).detach()
+    up = nn.functional.interpolate(cam, size=(CANVAS, CANVAS), mode="bilinear", align_corners=False)[0, 0]
+    expected = (up / up.max()).numpy()
+    assert expected.max() == 1 and expected.min() == 0
+    np.testing.assert_allclose(e.arrays["heatmap"], expected, atol=1e-5)
+    # and the heatmap the batch API gives agrees
+    _, cams = class_heatmaps(class_scores(loaded), loaded.model, "8", batch[:1], torch.tensor([e.prediction["index"]]))
+    np.testing.assert_allclose(cams[0], expected, atol=1e-5)

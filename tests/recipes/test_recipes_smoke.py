@@ -28,5 +28,9 @@ def test_recipe_smoke(recipe, tmp_path, monkeypatch, mnist_root_or_none):
     cfg = load_config(recipe)
     r = fit(recipe, smoke=True, quiet=True, project=tmp_path / "runs", name=None)
     assert r.history and len(r.history) == 1
-    assert 0.0 <= r.metrics["test_acc"] <= 1.0
+    # test_acc is a count of right answers over the test split's size: a whole number of images
+    n = r.metrics["data"]["splits"]["test"]
+    correct = r.metrics["test_acc"] * n
+    assert n > 0 and 0 <= correct <= n and abs(correct - round(correct)) < 1e-6, (r.metrics["test_acc"], n)
+    assert r.metrics["test_loss"] == r.metrics["test_loss"] and r.metrics["status"] == "finished"
     assert r.config.model == cfg.model

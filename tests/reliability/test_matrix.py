@@ -39,7 +39,7 @@ def test_diverging_learning_rate_keeps_last_good_checkpoint(tmp_path):
 
 
 def test_untrusted_files_run_nothing(tmp_path):
-    assert_row(matrix.untrusted_files(tmp_path), 9)
+    assert_row(matrix.untrusted_files(tmp_path), 10)
 
 
 def test_a_failing_case_is_reported_not_hidden():

@@ -4,12 +4,28 @@ import json
 
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from cnnlab.errors import CheckpointError, ConfigError
 from cnnlab.run.checkpoint import load_checkpoint, save_checkpoint
 from cnnlab.run.history import read_history
 from cnnlab.train import fit, load_model
 from cnnlab.train.loop import NonFiniteLossError
+
+class count_optimizer_steps:
+    """Counts every optimizer step taken inside the `with` block (torch's global step hook)."""
+
+    def __enter__(self):
+        self.n = 0
+
+        def hook(optimizer, args, kwargs):
+            self.n += 1
+        self.handle = register_optimizer_step_post_hook(hook)
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
 
 # Small and quick: 8×8 digits upsampled to the tiny CNN's 28×28, 400 training images.
 QUICK = dict(data="digits", model="mnist-tiny", limit=400, batch_size=32, quiet=True)
@@ -49,9 +65,17 @@ def test_resume_ends_with_the_same_history_and_weights(tmp_path):
     settings = dict(QUICK, augment="light", scheduler="step", step_size=1, gamma=0.5, dropout=0.2,
                     model="mnist-tutorial")
     straight = fit(epochs=4, project=tmp_path, name="straight", **settings)
-    part = fit(epochs=2, project=tmp_path, name="part", **settings)
-    resumed = fit(resume=part.run_dir, epochs=4, quiet=True)
+    with count_optimizer_steps() as part_steps:
+        part = fit(epochs=2, project=tmp_path, name="part", **settings)
+    saved = load_checkpoint(part.run_dir / "last.pt")
+    with count_optimizer_steps() as resumed_steps:
+        resumed = fit(resume=part.run_dir, epochs=4, quiet=True)
     assert resumed.run_dir == part.run_dir
+    # It continued from last.pt: the resumed process trained epochs 3 and 4 only (as many optimizer
+    # steps as the first two epochs took), and epochs 1–2 are the saved rows, timings included.
+    assert saved["epoch"] == 2 and [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    assert part_steps.n > 0 and resumed_steps.n == part_steps.n
+    assert resumed.history[:2] == saved["history"]
     keys = ("train_loss", "val_loss", "val_acc", "lr")
     assert [[h[k] for k in keys] for h in resumed.history] == [[h[k] for k in keys] for h in straight.history]
     for (n, p), q in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
@@ -128,14 +152,34 @@ def test_checkpoints_refuse_foreign_pickles(tmp_path):
 def test_class_weights_and_tensorboard(tmp_path):
     r = fit(epochs=1, class_weights="auto", tensorboard=True, project=tmp_path, **QUICK)
     assert list((r.run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    # The weights reach the loss: the same seed with class 0 weighted ×20 gives another loss and
+    # other weights.
+    plain = fit(epochs=1, project=tmp_path, **QUICK)
+    heavy = fit(epochs=1, class_weights=[20.0] + [1.0] * 9, project=tmp_path, **QUICK)
+    assert abs(heavy.history[0]["train_loss"] - plain.history[0]["train_loss"]) > 1e-3
+    assert any(not torch.equal(p, q) for p, q in zip(heavy.model.parameters(), plain.model.parameters()))
     with pytest.raises(ConfigError, match="3 weights for 10 classes"):
         fit(epochs=1, class_weights=[1.0, 2.0, 3.0], project=tmp_path, **QUICK)
 
 
 def test_gradient_accumulation_and_clipping_train(tmp_path):
-    r = fit(epochs=2, accumulate=2, grad_clip=1.0, optimizer="sgd", lr=0.05, nesterov=True,
-            label_smoothing=0.1, project=tmp_path, **QUICK)
+    sgd = dict(optimizer="sgd", lr=0.05, nesterov=True, weight_decay=0.0, project=tmp_path, **QUICK)
+    with count_optimizer_steps() as steps:
+        r = fit(epochs=2, accumulate=2, grad_clip=1.0, label_smoothing=0.1, **sgd)
     assert r.history[-1]["train_loss"] < r.history[0]["train_loss"]
+    with count_optimizer_steps() as single:
+        fit(epochs=2, label_smoothing=0.1, **sgd)
+    per_epoch = single.n // 2  # batches per epoch: one step each without accumulation
+    assert steps.n == 2 * -(-per_epoch // 2)  # with accumulate=2, one step per 2 batches (and the odd last)
+    # Clipping bounds each step: with max norm 1e-7 the weights stay (almost) where they started,
+    # as close as a run whose learning rate is a billionth; without clipping they move far.
+    clipped = fit(epochs=1, grad_clip=1e-7, **sgd)
+    start = fit(epochs=1, **dict(sgd, lr=1e-9))
+    moved = fit(epochs=1, **sgd)
+
+    def distance(a, b):
+        return float(sum((p - q).pow(2).sum() for p, q in zip(a.model.parameters(), b.model.parameters())) ** 0.5)
+    assert distance(clipped, start) < 1e-4 < 0.1 < distance(moved, start)
 
 
 def test_model_too_big_for_its_input_is_refused_before_training(tmp_path):

@@ -21,7 +21,8 @@ ARGS = ["--data", "digits", "--model", "mnist-tutorial", "--batch-size", "32", "
 
 
 def cli(args, **kw) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "cnnlab", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **kw)
 
@@ -49,10 +50,15 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     proc.wait()
     done = len(read_history(run / "history.csv"))
     assert done < 4, "the run finished before it was killed; make it longer"
-    assert load_checkpoint(run / "last.pt")["epoch"] >= done - 1  # a valid checkpoint survived
+    saved = load_checkpoint(run / "last.pt")
+    assert saved["epoch"] >= done - 1  # a valid checkpoint survived
     resumed = cli(["train", "--resume", str(run), "-q"])
     out, _ = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, out
+    # It continued from the checkpoint: the epochs before it are the saved rows, their timings
+    # included (a rerun from scratch would have measured new ones); only the rest was trained.
+    after = load_checkpoint(run / "last.pt")
+    assert after["epoch"] == 4 and after["history"][: saved["epoch"]] == saved["history"]
     got = read_history(run / "history.csv")
     assert [round(h["val_loss"], 5) for h in got] == [round(h["val_loss"], 5) for h in reference.history]
     final = load_checkpoint(run / "last.pt")["model"]

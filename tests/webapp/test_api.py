@@ -91,11 +91,11 @@ def test_page_docs_and_report(client, trained_run):
     assert docs.status_code == 200 and "http" not in docs.text.replace(client.base_url.host, "")  # offline: no CDN
     assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
     assert "/predict" in client.get("/openapi.json").json()["paths"]
+    # fit() only trains, so this run has no report yet: a 404 that says how to build one
+    # (test_report_is_served_when_built serves a built one).
+    assert not (trained_run / "report.html").exists()
     r = client.get("/report")
-    if (trained_run / "report.html").exists():  # once fit() calls write_run_report
-        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    else:
-        assert r.status_code == 404 and "cnnlab report" in r.json()["detail"]
+    assert r.status_code == 404 and f"build it with: cnnlab report {trained_run}" in r.json()["detail"]
 
 
 def test_explain_errors_and_bad_settings(client, digit_pngs):

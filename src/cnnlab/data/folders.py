@@ -108,6 +108,14 @@ def _list_class_files(class_dir: Path, skipped: list[SkippedFile]) -> list[Path]
     return files
 
 
+def _exif_orientation(img) -> int | None:
+    """The EXIF orientation tag, or None when absent or unreadable (decoding reports bad files)."""
+    try:
+        return img.getexif().get(0x0112)
+    except Exception:  # PIL raises OSError, struct.error, SyntaxError... on damaged EXIF blocks
+        return None
+
+
 def read_image_file(path: Path, max_bytes: int = MAX_IMAGE_FILE_BYTES, prefix: bool = False) -> bytes:
     """The bytes of one image file (regular files only, at most `max_bytes`)."""
     try:
@@ -126,6 +134,8 @@ def _header(path: Path, max_pixels: int) -> tuple[tuple[int, int], bool]:
         img = open_image_header(read_image_file(path), path, max_pixels)  # a header far into the file (TIFF)
     with img:
         w, h = img.size
+        if _exif_orientation(img) in (5, 6, 7, 8):  # EXIF turns it by 90°: it decodes as h × w
+            w, h = h, w
         return (h, w), image_channels(img) == 1
 
 
