@@ -326,6 +326,7 @@ PYTHON_NEEDS = {
     'extract = fit("cifar10': "needs: CIFAR-10 and ResNet-18 ImageNet weights",
     'finetune = fit("cifar10': "needs: CIFAR-10 and ResNet-18 ImageNet weights",
     'ensemble = evaluate(["runs/mnist-tutorial", "runs/mnist-seed1"]': "needs: a second run, runs/mnist-seed1",
+    'data = tuple(ImageFolder(f"photos/': "needs: a photos/ folder with train/, val/, test/ class folders",
 }
 
 
