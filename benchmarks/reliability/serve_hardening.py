@@ -274,7 +274,8 @@ def _with_class_names(run: Path, names: list[str]) -> Path:
 
 
 XSS_NAMES = ["</script><script>document.title='XSS'</script>", "</SCRIPT ><img src=x onerror=alert(1)>",
-             "<!--<script>", "]]></script>", "\u2028alert(1)//", "&lt;/script&gt;"]
+             "<!--<script>", "]]></script>", "'\"`alert(1)//", "&lt;/script&gt;"]
+# ("\u2028", a JavaScript line break, never reaches the page: the checkpoint loader refuses it.)
 
 
 def disclosure_injection(workdir: Path) -> Row:

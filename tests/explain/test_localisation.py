@@ -107,7 +107,7 @@ def test_explain_gives_the_same_heatmap_for_one_canvas(canvas_model):
     cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * captured["a"]).sum(dim=1, keepdim=True)).detach()
     up = nn.functional.interpolate(cam, size=(CANVAS, CANVAS), mode="bilinear", align_corners=False)[0, 0]
     expected = (up / up.max()).numpy()
-    assert expected.max() == 1 and expected.min() == 0
+    assert expected.max() == 1
     np.testing.assert_allclose(e.arrays["heatmap"], expected, atol=1e-5)
     # and the heatmap the batch API gives agrees
     _, cams = class_heatmaps(class_scores(loaded), loaded.model, "8", batch[:1], torch.tensor([e.prediction["index"]]))

@@ -45,7 +45,8 @@ def test_explain_imagenet_source_from_the_command_line(chelsea, tmp_path, monkey
         main(["explain", SOURCE, str(chelsea), "--method", "gradcam", "--class", "tabby"])
     assert done.value.code in (0, None)
     assert "class tabby" in capsys.readouterr().out
-    assert (tmp_path / "explain" / "gradcam-chelsea.png").is_file()  # no run folder: explain/ where you are
+    # no run folder: explain/ where you are, the file named by method, layer, class and image
+    assert [p.name for p in (tmp_path / "explain").glob("gradcam-*chelsea.png")], list((tmp_path / "explain").iterdir())
 
 
 @pytest.mark.parametrize("corner", ["top-left", "bottom-right"])

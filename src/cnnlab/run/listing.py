@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from cnnlab.errors import ConfigError
+from cnnlab.errors import CnnlabError, ConfigError
 from cnnlab.run import files
 from cnnlab.run.history import read_history
 
@@ -56,7 +56,7 @@ def run_row(path: Path) -> dict[str, Any]:
     evaluation = _read(path / files.EVALUATION / files.METRICS, json.loads) or {}
     try:
         history = read_history(path / files.HISTORY) if (path / files.HISTORY).is_file() else []
-    except (ValueError, KeyError, OSError, TypeError):
+    except (CnnlabError, ValueError, KeyError, OSError, TypeError):  # a damaged history: empty cells
         history = []
     data = config.get("data") if isinstance(config, dict) else None
     source = data.get("source") if isinstance(data, dict) else data

@@ -365,10 +365,12 @@ class Training:
         self.raw_model.load_state_dict(ckpt["live_model"] if self.ema is not None else ckpt["model"])
         if self.ema is not None:
             self.ema.load_state_dict(ckpt["model"], ckpt.get("ema", {}))
-        self.optimizer.load_state_dict(ckpt["optimizer"])
         self.monitor.load_state_dict(ckpt["monitor"])
         self.tm.load_phase_state(ckpt.get("phase", {}))
-        self.schedule = self.phase_schedule()  # the saved phase's schedule, then its saved position
+        # The saved phase's schedule, built before the optimizer's state is loaded: building a torch
+        # scheduler resets every group's lr to its start, which would undo the saved (decayed) rates.
+        self.schedule = self.phase_schedule()
+        self.optimizer.load_state_dict(ckpt["optimizer"])
         self.schedule.load_state_dict(ckpt["scheduler"])
         self.history = list(ckpt["history"])
         self.start_epoch = int(ckpt["epoch"]) + 1
