@@ -11,7 +11,6 @@ instead of computing the test metrics again by another path.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,18 +45,16 @@ def evaluate_and_report(run: Run | str | Path) -> Path | None:
     # Imported here, not at the top: torchmetrics alone takes 3–11 s to import on the 2-core
     # machine, and `cnnlab train --no-report` (or a short run) never evaluates.
     from cnnlab.evaluate.evaluation import evaluate
-    from cnnlab.report.build import build_report
+    from cnnlab.report.build import warn_report_not_written, write_run_report
 
+    evaluation: EvaluationResult | None
     try:
         run = Run.open(run)
-        evaluation: EvaluationResult | None
         try:
             evaluation = evaluate(run)
         except DataError:  # the run's data is not on this machine: the report says so
             evaluation = None
-        return build_report(run, evaluation=evaluation)
     except Exception as e:  # noqa: BLE001 - the run itself succeeded; the report is extra
-        where = run.folder if isinstance(run, Run) else run
-        warnings.warn(f"{where}: report.html not written ({type(e).__name__}: {e}); "
-                      f"rebuild it with: cnnlab report {where}", RuntimeWarning, stacklevel=2)
+        warn_report_not_written(run, e)
         return None
+    return write_run_report(run, evaluation)

@@ -94,7 +94,12 @@ def write_run_report(run: Run | str | Path, evaluation: EvaluationResult | None 
     try:
         return build_report(run, evaluation=evaluation)
     except Exception as e:  # noqa: BLE001 - the run itself succeeded; the report is extra
-        where = run.folder if isinstance(run, Run) else run
-        warnings.warn(f"{where}: report.html not written ({type(e).__name__}: {e}); "
-                      f"rebuild it with: cnnlab report {where}", RuntimeWarning, stacklevel=2)
+        warn_report_not_written(run, e)
         return None
+
+
+def warn_report_not_written(run: Run | str | Path, error: Exception) -> None:
+    """The warning for a report that could not be built, naming the cause and how to rebuild it."""
+    where = run.folder if isinstance(run, Run) else run
+    warnings.warn(f"{where}: report.html not written ({type(error).__name__}: {error}); "
+                  f"rebuild it with: cnnlab report {where}", RuntimeWarning, stacklevel=3)
